@@ -1,0 +1,56 @@
+"""Shared fixtures.
+
+PostgreSQL tests are marked ``postgres``. They skip when ``ELICENSE_TEST_POSTGRES_URL`` is
+unset (a developer laptop) and fail when it is set but the server does not answer (CI must
+never turn a broken database into a green run). Each test gets its own schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+#: A fixed "today" for identifier checks: tests never read the clock.
+TODAY = dt.date(2026, 11, 22)
+
+
+def load_data(name: str) -> Any:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("ELICENSE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("ELICENSE_TEST_POSTGRES_URL is not set")
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        pytest.fail(f"ELICENSE_TEST_POSTGRES_URL is set but PostgreSQL does not answer: {exc}")
+    return url
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
+    """A fresh schema for one test, dropped afterwards: parallel runs never collide."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield postgres_url, schema
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
