@@ -18,6 +18,12 @@ CatalogOption = typer.Option(
 )
 
 
+def validity_zh(months: int | None) -> str:
+    if months is None:
+        return "长期"
+    return f"{months // 12}年" if months % 12 == 0 else f"{months}个月"
+
+
 def _catalog(path: Path | None) -> Catalog:
     return load_catalog(path) if path is not None else builtin_catalog()
 
@@ -35,11 +41,12 @@ def list_types(
     if as_json:
         print_json([t.to_dict() for t in types])
         return
-    table = Table("类型代码 code", "名称", "name", "持证主体", "有效期", "照面项")
+    table = Table("名称", "持证主体", "有效期", "照面项")
+    table.add_column("类型代码 type code", no_wrap=True, min_width=21)
     for t in types:
         table.add_row(
-            t.code, t.name_zh, t.name_en, t.holder_kind.value,
-            (t.validity_months and f"{t.validity_months}个月") or "长期", str(len(t.fields)),
+            t.name_zh, t.holder_kind.value, validity_zh(t.validity_months), str(len(t.fields)),
+            t.code,
         )  # fmt: skip
     console.print(table)
     console.print(f"{len(types)} types")
@@ -62,14 +69,17 @@ def show(
         print_json(t.to_dict())
         return
     console.print(f"[bold]{t.name_zh}[/bold] {t.name_en}  {t.code}")
-    console.print(f"  持证主体 {t.holder_kind.value} · 制定机关 {t.authority} · 有效期 "
-                  f"{(t.validity_months and f'{t.validity_months}个月') or '长期'}")  # fmt: skip
-    table = Table("key", "照面项", "type", "required", "sensitivity", "display")
+    console.print(
+        f"  持证主体 {t.holder_kind.value} · 制定机关 {t.authority} · "
+        f"有效期 {validity_zh(t.validity_months)}"
+    )
+    table = Table("照面项", "type", "required", "sensitivity", "display")
+    table.add_column("key", no_wrap=True)
     for f in t.fields:
         display = f.display.value + (f" ({f.mask.value})" if f.mask else "")
         kind = f.value_type.value + (f":{f.scheme.value}" if f.scheme else "")
-        table.add_row(f.key, f.label, kind, "yes" if f.required else "",
-                      f.sensitivity.value, display)  # fmt: skip
+        table.add_row(f.label, kind, "yes" if f.required else "", f.sensitivity.value, display,
+                      f.key)  # fmt: skip
     console.print(table)
 
 
