@@ -1,0 +1,124 @@
+"""Validating and normalising a license's face values (照面信息) against its catalog type.
+
+Values are normalised to what gets signed: dates as ISO strings, numbers as JSON numbers,
+identifiers in their canonical form (upper-case X, 18-digit resident IDs). Errors name the
+field and the reason, never the value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from elicense.catalog import FaceField, HolderKind, IdentifierScheme, LicenseType, ValueType
+from elicense.errors import ElicenseError
+from elicense.identifiers import (
+    HolderCodeType,
+    parse_license_id,
+    parse_resident_id,
+    parse_uscc,
+)
+
+MAX_TEXT = 2000
+MAX_IMAGE_REF = 512
+
+FaceValue = str | int | float
+
+
+def _bad(f: FaceField, reason: str) -> ElicenseError:
+    return ElicenseError("field.bad_value", details={"field": f.key, "reason": reason})
+
+
+def _identifier(f: FaceField, text: str, today: dt.date) -> str:
+    try:
+        if f.scheme is IdentifierScheme.RESIDENT_ID:
+            return parse_resident_id(text, today=today).number
+        if f.scheme is IdentifierScheme.USCC:
+            return parse_uscc(text).code
+        return str(parse_license_id(text))
+    except ElicenseError as exc:
+        raise _bad(f, exc.code) from None
+
+
+def normalise_value(f: FaceField, value: Any, today: dt.date) -> FaceValue:
+    if f.value_type is ValueType.NUMBER:
+        if isinstance(value, bool):
+            raise _bad(f, "not a number")
+        if isinstance(value, str):
+            try:
+                value = float(value) if any(c in value for c in ".eE") else int(value)
+            except ValueError:
+                raise _bad(f, "not a number") from None
+        if not isinstance(value, int | float) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise _bad(f, "not a finite number")
+        if abs(value) > 2**53:
+            raise _bad(f, "out of range")
+        return value
+    if isinstance(value, dt.date) and f.value_type is ValueType.DATE:
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise _bad(f, "must be text")
+    text = value.strip()
+    if not text:
+        raise _bad(f, "empty")
+    if f.value_type is ValueType.DATE:
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise _bad(f, "not a YYYY-MM-DD date") from None
+    if f.value_type is ValueType.ENUM:
+        if text not in f.options:
+            raise _bad(f, "not one of the options")
+        return text
+    if f.value_type is ValueType.IDENTIFIER:
+        return _identifier(f, text, today)
+    if f.value_type is ValueType.IMAGE:
+        if len(text) > MAX_IMAGE_REF or any(c.isspace() for c in text):
+            raise _bad(f, "not an image reference")
+        return text
+    if len(text) > MAX_TEXT or any(ord(c) < 0x20 and c not in "\n\t" for c in text):
+        raise _bad(f, "too long or has control characters")
+    return text
+
+
+def validate_face_values(
+    license_type: LicenseType, values: Mapping[str, Any], *, today: dt.date
+) -> dict[str, FaceValue]:
+    """Every required field present, no unknown field, every value of its type."""
+    out: dict[str, FaceValue] = {}
+    for key, value in values.items():
+        f = license_type.face_field(key)
+        if value is None or value == "":
+            continue
+        out[key] = normalise_value(f, value, today)
+    for f in license_type.fields:
+        if f.required and f.key not in out:
+            raise ElicenseError("field.missing", details={"field": f.key})
+    return {f.key: out[f.key] for f in license_type.fields if f.key in out}
+
+
+def validate_holder(license_type: LicenseType, holder: str, *, today: dt.date) -> tuple[str, str]:
+    """(holder code type, canonical holder code) for the type's holder kind.
+
+    A valid code of the other kind (a credit code for a resident license) is reported as a
+    kind mismatch rather than as whatever check it happens to fail.
+    """
+    resident = license_type.holder_kind is HolderKind.RESIDENT
+
+    def own() -> tuple[str, str]:
+        if resident:
+            return HolderCodeType.RESIDENT_ID.value, parse_resident_id(holder, today=today).number
+        return HolderCodeType.USCC.value, parse_uscc(holder).code
+
+    try:
+        return own()
+    except ElicenseError as exc:
+        try:
+            parse_uscc(holder) if resident else parse_resident_id(holder, today=today)
+        except ElicenseError:
+            raise exc from None
+        raise ElicenseError("holder.kind_mismatch") from None

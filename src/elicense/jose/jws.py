@@ -1,0 +1,89 @@
+"""Compact JWS, strictly (checklist items 1-7, 10, 11).
+
+Parsing never trusts the header: it only checks that the header is well-formed, carries
+nothing outside the token kind's allow-list and names the expected ``typ``. Which key
+verifies the signature is decided by the caller from its trust list; ``verify_with``
+then refuses any ``alg`` other than that key's pinned one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from elicense.errors import ElicenseError
+from elicense.jose.b64 import b64d, b64e
+from elicense.jose.keys import KID_PATTERN, PublicKey, Signer
+from elicense.jose.sjson import dumps, loads_object
+
+#: Header members a verifier understands; everything else (jwk, jku, x5u, x5c, zip, b64,
+#: cty, crit, ...) is refused.
+HEADER_WITH_KID = frozenset({"alg", "typ", "kid"})
+HEADER_NO_KID = frozenset({"alg", "typ"})
+_KNOWN_ALGS = frozenset({"ES256", "EdDSA", "SM2SM3"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedJws:
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def kid(self) -> str | None:
+        kid = self.header.get("kid")
+        return kid if isinstance(kid, str) else None
+
+
+def sign_compact(
+    header: Mapping[str, Any], payload: Mapping[str, Any], signer: Signer, *, kid: bool = True
+) -> str:
+    full = {"alg": signer.alg.value, **header}
+    if kid:
+        full["kid"] = signer.kid
+    signing_input = b64e(dumps(full)) + "." + b64e(dumps(payload))
+    return signing_input + "." + b64e(signer.sign(signing_input.encode("ascii")))
+
+
+def parse_compact(
+    token: str,
+    *,
+    typ: str,
+    allowed_header: frozenset[str] = HEADER_WITH_KID,
+    max_length: int = 16_384,
+) -> ParsedJws:
+    if len(token) > max_length:
+        raise ElicenseError("token.too_large")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ElicenseError("token.bad_serialization", details={"segments": len(parts)})
+    h64, p64, s64 = parts
+    header = loads_object(b64d(h64))
+    if not header.keys() <= allowed_header:
+        raise ElicenseError(
+            "token.bad_header", details={"members": sorted(header.keys() - allowed_header)}
+        )
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in _KNOWN_ALGS:
+        raise ElicenseError("token.bad_alg")
+    if header.get("typ") != typ:
+        raise ElicenseError("token.bad_typ")
+    if "kid" in allowed_header:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
+            raise ElicenseError("token.bad_kid")
+    payload = loads_object(b64d(p64))
+    signature = b64d(s64)
+    return ParsedJws(header, payload, (h64 + "." + p64).encode("ascii"), signature)
+
+
+def verify_with(parsed: ParsedJws, key: PublicKey, code: str = "token.bad_signature") -> None:
+    """The header's ``alg`` must be the key's pinned algorithm, then the signature must hold."""
+    if parsed.header["alg"] != key.alg.value:
+        raise ElicenseError("token.bad_alg")
+    if len(parsed.signature) != 64:
+        raise ElicenseError("token.bad_signature_encoding")
+    if not key.verify(parsed.signature, parsed.signing_input):
+        raise ElicenseError(code)

@@ -1,0 +1,300 @@
+"""Signing keys: one algorithm pinned per key, ``kid`` = RFC 7638 thumbprint.
+
+Verification keys only ever come from a signed trust list (or, for key binding, from the
+issuer-signed ``cnf``); nothing in a token's header can supply or choose one. Signing goes
+through the small ``Signer`` protocol so that an HSM or a cloud KMS can stand in for a key
+file: it only has to say its algorithm and kid, give its public key and sign bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from elicense.errors import ElicenseError
+from elicense.jose.b64 import b64d, b64e
+from elicense.jose.ed25519_points import is_acceptable_ed25519_key
+
+KID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class Alg(StrEnum):
+    ES256 = "ES256"
+    EDDSA = "EdDSA"
+    SM2SM3 = "SM2SM3"
+
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638: SHA-256 over the required members, sorted, no whitespace."""
+    if jwk.get("kty") == "OKP":
+        members = ("crv", "kty", "x")
+    elif jwk.get("kty") == "EC":
+        members = ("crv", "kty", "x", "y")
+    else:
+        raise ElicenseError("key.unsupported")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return b64e(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+class PublicKey(ABC):
+    """A verification key pinned to exactly one algorithm."""
+
+    __slots__ = ("jwk", "kid")
+    alg: Alg
+
+    def __init__(self, jwk: dict[str, str]) -> None:
+        self.jwk = jwk
+        self.kid = thumbprint(jwk)
+
+    @abstractmethod
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        """True only for a valid signature in the JWS encoding of this algorithm."""
+
+    def to_jwk(self) -> dict[str, str]:
+        return {**self.jwk, "kid": self.kid, "alg": self.alg.value}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and (self.alg, self.kid) == (other.alg, other.kid)
+
+    def __hash__(self) -> int:
+        return hash((self.alg, self.kid))
+
+
+class P256PublicKey(PublicKey):
+    __slots__ = ("_key",)
+    alg = Alg.ES256
+
+    def __init__(self, key: ec.EllipticCurvePublicKey) -> None:
+        nums = key.public_numbers()
+        super().__init__(
+            {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": b64e(nums.x.to_bytes(32, "big")),
+                "y": b64e(nums.y.to_bytes(32, "big")),
+            }
+        )
+        self._key = key
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        # JWS ES256 signatures are exactly r‖s, 64 bytes; DER is refused (checklist 10).
+        if len(signature) != 64:
+            return False
+        der = encode_dss_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        )
+        try:
+            self._key.verify(der, message, _ECDSA_SHA256)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class Ed25519PublicKey(PublicKey):
+    __slots__ = ("_key",)
+    alg = Alg.EDDSA
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__({"kty": "OKP", "crv": "Ed25519", "x": b64e(raw)})
+        self._key = ed25519.Ed25519PublicKey.from_public_bytes(raw)
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        if len(signature) != 64:
+            return False
+        try:
+            self._key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class Sm2PublicKey(PublicKey):
+    __slots__ = ("_point",)
+    alg = Alg.SM2SM3
+
+    def __init__(self, point: bytes) -> None:
+        super().__init__(
+            {"kty": "EC", "crv": "SM2", "x": b64e(point[1:33]), "y": b64e(point[33:65])}
+        )
+        self._point = point
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        if len(signature) != 64:
+            return False
+        from elicense.jose import sm2
+
+        return sm2.verify(self._point, signature, message)
+
+
+def _coord(jwk: Mapping[str, Any], name: str, size: int) -> bytes:
+    value = jwk.get(name)
+    if not isinstance(value, str):
+        raise ElicenseError("key.bad_jwk", details={"member": name})
+    raw = b64d(value, "key.bad_jwk")
+    if len(raw) != size:
+        raise ElicenseError("key.bad_jwk", details={"member": name, "reason": "length"})
+    return raw
+
+
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) -> PublicKey:
+    """Import a public JWK, refusing private parts, wrong lengths and weak points.
+
+    ``alg``, when given (from a trust list entry), must match the key type: a key is
+    pinned to one algorithm and a mismatch is refused rather than guessed around.
+    """
+    if not isinstance(jwk, Mapping):
+        raise ElicenseError("key.bad_jwk")
+    if _PRIVATE_MEMBERS & set(jwk):
+        raise ElicenseError("key.private_material")
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    key: PublicKey
+    if kty == "EC" and crv == "P-256":
+        x, y = _coord(jwk, "x", 32), _coord(jwk, "y", 32)
+        try:
+            pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
+        except ValueError:
+            raise ElicenseError("key.bad_jwk", details={"reason": "not on curve"}) from None
+        key = P256PublicKey(pub)
+    elif kty == "OKP" and crv == "Ed25519":
+        x = _coord(jwk, "x", 32)
+        if not is_acceptable_ed25519_key(x):
+            raise ElicenseError("key.weak")
+        key = Ed25519PublicKey(x)
+    elif kty == "EC" and crv == "SM2":
+        point = b"\x04" + _coord(jwk, "x", 32) + _coord(jwk, "y", 32)
+        from elicense.jose import sm2
+
+        if not sm2.is_valid_point(point):
+            raise ElicenseError("key.bad_jwk", details={"reason": "not on curve"})
+        key = Sm2PublicKey(point)
+    else:
+        raise ElicenseError("key.unsupported")
+    if alg is not None and alg != key.alg.value:
+        raise ElicenseError("key.alg_mismatch")
+    declared_alg = jwk.get("alg")
+    if declared_alg is not None and declared_alg != key.alg.value:
+        raise ElicenseError("key.alg_mismatch")
+    declared_kid = jwk.get("kid")
+    if declared_kid is not None and declared_kid != key.kid:
+        raise ElicenseError("key.kid_mismatch")
+    return key
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Anything that signs for one key: a key file, an HSM, a cloud KMS."""
+
+    @property
+    def alg(self) -> Alg: ...
+
+    @property
+    def kid(self) -> str: ...
+
+    def public_key(self) -> PublicKey: ...
+
+    def sign(self, message: bytes) -> bytes:
+        """The JWS signature bytes for this algorithm (raw r‖s for ES256 and SM2SM3)."""
+        ...
+
+
+class P256Signer:
+    __slots__ = ("_key", "_public")
+    alg = Alg.ES256
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise ElicenseError("key.unsupported")
+        self._key = key
+        self._public = P256PublicKey(key.public_key())
+
+    @property
+    def kid(self) -> str:
+        return self._public.kid
+
+    def public_key(self) -> PublicKey:
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        r, s = decode_dss_signature(self._key.sign(message, _ECDSA_SHA256))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    @property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        return self._key
+
+
+class Ed25519Signer:
+    __slots__ = ("_key", "_public")
+    alg = Alg.EDDSA
+
+    def __init__(self, key: ed25519.Ed25519PrivateKey) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        self._key = key
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self._public = Ed25519PublicKey(raw)
+
+    @property
+    def kid(self) -> str:
+        return self._public.kid
+
+    def public_key(self) -> PublicKey:
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    @property
+    def private_key(self) -> ed25519.Ed25519PrivateKey:
+        return self._key
+
+
+class Sm2Signer:
+    __slots__ = ("_point", "_public", "_secret")
+    alg = Alg.SM2SM3
+
+    def __init__(self, secret: bytes, point: bytes | None = None) -> None:
+        from elicense.jose import sm2
+
+        if len(secret) != 32:
+            raise ElicenseError("key.bad_jwk", details={"reason": "length"})
+        self._secret = secret
+        self._point = point or sm2.public_point(secret)
+        self._public = Sm2PublicKey(self._point)
+
+    @property
+    def kid(self) -> str:
+        return self._public.kid
+
+    def public_key(self) -> PublicKey:
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        from elicense.jose import sm2
+
+        return sm2.sign(self._secret, self._point, message)
+
+    @property
+    def secret(self) -> bytes:
+        return self._secret

@@ -1,0 +1,264 @@
+"""Signed e-licenses (电子证照) as SD-JWT VCs: issuing and strict verification.
+
+A license is an SD-JWT VC (``typ`` ``dc+sd-jwt``) whose ``vct`` is the catalog type code
+and whose ``iss`` is the issuer's credit code. Validity (``iat``/``nbf``/``exp``), the
+license identifier, the holder code type, the ``status`` reference and the holder key
+``cnf`` are plain signed claims; the holder code and every face field are selectively
+disclosable. ``verify_license`` enforces checklist items 1-21 and returns exactly what was
+disclosed; every rejection is an ``ElicenseError`` with its own code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from elicense.catalog import LicenseType
+from elicense.claims import TimeCodes, check_times, day_start, int_claim, local_date
+from elicense.errors import ElicenseError
+from elicense.faces import FaceValue, validate_face_values, validate_holder
+from elicense.identifiers import ROOT_OID, build_license_id
+from elicense.jose.jws import parse_compact, verify_with
+from elicense.jose.keys import PublicKey, Signer
+from elicense.replay import ReplayStore
+from elicense.sdjwt import Rand, holder_key, issue, resolve, split, verify_key_binding
+from elicense.trust import IssuerEntry, KeyState, TrustStore
+
+LICENSE_TYP = "dc+sd-jwt"
+HOLDER_CLAIM = "holder_id"
+#: Claims that control validity or identity: always plain, never disclosures (item 18).
+PROTECTED_CLAIMS = frozenset(
+    {"iss", "iat", "nbf", "exp", "vct", "status", "cnf", "license_id", "holder_type", "sub",
+     "aud", "jti"}
+)  # fmt: skip
+_LICENSE_TIMES = TimeCodes(expired="license.expired", not_yet_valid="license.not_yet_valid")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRef:
+    """A license's entry in a status list (Token Status List ``status_list`` claim)."""
+
+    uri: str
+    idx: int
+
+    def claim(self) -> dict[str, Any]:
+        return {"status_list": {"idx": self.idx, "uri": self.uri}}
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedLicense:
+    sd_jwt: str
+    license_id: str
+    type_code: str
+    holder_type: str
+    fields: Mapping[str, FaceValue]
+    disclosures: Mapping[str, str]
+
+
+def issue_license(
+    *,
+    license_type: LicenseType,
+    issuer: IssuerEntry,
+    signer: Signer,
+    holder: str,
+    fields: Mapping[str, Any],
+    serial: str,
+    valid_from: dt.date,
+    valid_until: dt.date | None,
+    now: int,
+    rand: Rand,
+    version: int = 1,
+    status: StatusRef | None = None,
+    holder_jwk: PublicKey | None = None,
+    decoys: int = 0,
+) -> IssuedLicense:
+    """Validate against the catalog and the trust list, build the identifier, sign.
+
+    ``issuer`` is the issuer's own entry in its region's trust list: an issuer may only
+    sign the types that list allows it, with a key it lists as active.
+    """
+    if not issuer.allows(license_type.code):
+        raise ElicenseError("trust.type_not_allowed")
+    key = issuer.key(signer.kid)
+    if key.key.alg is not signer.alg:
+        raise ElicenseError("token.bad_alg")
+    if key.state is not KeyState.ACTIVE:
+        raise ElicenseError(
+            "trust.key_compromised" if key.state is KeyState.COMPROMISED else "trust.key_retired"
+        )
+    key.check_signed_at(now)
+    today = local_date(now)
+    holder_type, holder_code = validate_holder(license_type, holder, today=today)
+    values = validate_face_values(license_type, fields, today=today)
+    if valid_until is not None and valid_until < valid_from:
+        raise ElicenseError("license.bad_validity")
+    lid = str(build_license_id(license_type.code, issuer.id, serial, version))
+    plain: dict[str, Any] = {
+        "iss": issuer.id,
+        "iat": now,
+        "nbf": day_start(valid_from),
+        "vct": license_type.code,
+        "license_id": lid,
+        "holder_type": holder_type,
+    }
+    if valid_until is not None:
+        plain["exp"] = day_start(valid_until + dt.timedelta(days=1))
+    if status is not None:
+        plain["status"] = status.claim()
+    if holder_jwk is not None:
+        plain["cnf"] = {"jwk": holder_jwk.to_jwk()}
+    issued = issue(
+        header={"typ": LICENSE_TYP},
+        plain=plain,
+        disclosable={HOLDER_CLAIM: holder_code, **values},
+        signer=signer,
+        rand=rand,
+        decoys=decoys,
+    )
+    return IssuedLicense(
+        issued.combined, lid, license_type.code, holder_type, values, issued.disclosures
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierPolicy:
+    """What this verifier requires; never inferred from the token."""
+
+    audience: str | None = None
+    """This verifier's identifier, for key binding (``aud``)."""
+    require_key_binding: bool = False
+    nonce: str | None = None
+    """The nonce this verifier issued for this presentation."""
+    leeway: int = 30
+    kb_max_age: int = 300
+    max_length: int = 64 * 1024
+    max_disclosures: int = 128
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedLicense:
+    type_code: str
+    issuer: str
+    issuer_name: str
+    region: str
+    license_id: str
+    holder_type: str
+    holder_id: str | None
+    issued_at: int
+    valid_from: int | None
+    valid_until: int | None
+    """``None``: long-term (长期有效)."""
+    fields: dict[str, Any]
+    status: StatusRef | None
+    key_bound: bool
+    kid: str
+    disclosed: frozenset[str] = field(default_factory=frozenset)
+
+
+def _str_claim(payload: Mapping[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value:
+        raise ElicenseError("token.bad_claim", details={"claim": name})
+    return value
+
+
+def _status(payload: Mapping[str, Any]) -> StatusRef | None:
+    raw = payload.get("status")
+    if raw is None:
+        return None
+    sl = raw.get("status_list") if isinstance(raw, dict) else None
+    if (
+        not isinstance(sl, dict)
+        or type(sl.get("idx")) is not int
+        or sl["idx"] < 0
+        or not isinstance(sl.get("uri"), str)
+    ):
+        raise ElicenseError("token.bad_claim", details={"claim": "status"})
+    return StatusRef(sl["uri"], sl["idx"])
+
+
+def verify_license(
+    text: str,
+    trust: TrustStore,
+    *,
+    now: int,
+    policy: VerifierPolicy = VerifierPolicy(),  # noqa: B008 - immutable
+    replay: ReplayStore | None = None,
+) -> VerifiedLicense:
+    """Verify a presented license (SD-JWT with optional KB-JWT) against the trust store."""
+    parts = split(text, max_length=policy.max_length, max_disclosures=policy.max_disclosures)
+    parsed = parse_compact(parts.jwt, typ=LICENSE_TYP, max_length=policy.max_length)
+    payload = parsed.payload
+    issuer = _str_claim(payload, "iss")
+    lookup = trust.issuer_key(issuer, parsed.kid or "", now)
+    verify_with(parsed, lookup.key.key)
+    iat = int_claim(payload, "iat", required=True) or 0
+    lookup.key.check_signed_at(iat)
+    vct = _str_claim(payload, "vct")
+    if not lookup.issuer.allows(vct):
+        raise ElicenseError("trust.type_not_allowed")
+    _, nbf, exp = check_times(
+        payload, now, codes=_LICENSE_TIMES, leeway=policy.leeway, require_exp=False
+    )
+    license_id = _str_claim(payload, "license_id")
+    if not license_id.startswith(f"{ROOT_OID}.{vct}.{issuer}."):
+        raise ElicenseError("token.bad_claim", details={"claim": "license_id"})
+    holder_type = _str_claim(payload, "holder_type")
+    status = _status(payload)
+    resolved = resolve(payload, parts.disclosures)
+    if resolved.disclosed & PROTECTED_CLAIMS:
+        raise ElicenseError("sd.protected_claim")
+    key_bound = _key_binding(parts.kb_jwt, parts.sd_jwt, payload, now, policy, replay)
+    claims = resolved.claims
+    holder_id = claims.get(HOLDER_CLAIM)
+    fields = {k: v for k, v in claims.items() if k in resolved.disclosed and k != HOLDER_CLAIM}
+    return VerifiedLicense(
+        type_code=vct,
+        issuer=issuer,
+        issuer_name=lookup.issuer.name,
+        region=lookup.trust_list.region,
+        license_id=license_id,
+        holder_type=holder_type,
+        holder_id=holder_id if isinstance(holder_id, str) else None,
+        issued_at=iat,
+        valid_from=nbf,
+        valid_until=exp,
+        fields=fields,
+        status=status,
+        key_bound=key_bound,
+        kid=lookup.key.kid,
+        disclosed=resolved.disclosed,
+    )
+
+
+def _key_binding(
+    kb_jwt: str | None,
+    sd_jwt: str,
+    payload: Mapping[str, Any],
+    now: int,
+    policy: VerifierPolicy,
+    replay: ReplayStore | None,
+) -> bool:
+    """Item 19: the policy decides; a KB-JWT is checked when the policy can check it."""
+    if policy.require_key_binding:
+        if kb_jwt is None:
+            raise ElicenseError("kb.required")
+        if policy.audience is None or policy.nonce is None:
+            raise ValueError("a policy requiring key binding needs audience and nonce")
+    if kb_jwt is None or policy.audience is None or policy.nonce is None:
+        return False
+    key = holder_key(payload)
+    if key is None:
+        raise ElicenseError("kb.no_holder_key")
+    verify_key_binding(
+        kb_jwt, sd_jwt, key, audience=policy.audience, nonce=policy.nonce, now=now,
+        leeway=min(policy.leeway, 60), max_age=policy.kb_max_age,
+    )  # fmt: skip
+    if replay is not None and not replay.consume(
+        "kb-nonce", f"{policy.audience}\n{policy.nonce}", expires_at=now + policy.kb_max_age,
+        now=now,
+    ):  # fmt: skip
+        raise ElicenseError("kb.replayed")
+    return True
