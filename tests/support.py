@@ -85,7 +85,9 @@ class Region:
         self.issuers[uscc] = make_issuer(uscc, name, division or self.code, types, [key])
         return signer
 
-    def trust_list(self, *, issued_at: int = NOW - DAY, next_update: int = NOW + 7 * DAY) -> TrustList:
+    def trust_list(
+        self, *, issued_at: int = NOW - DAY, next_update: int = NOW + 7 * DAY
+    ) -> TrustList:
         platform_key = TrustedKey(self.platform_signer.public_key(), NOW - YEAR, None)
         return TrustList(
             region=self.code,
@@ -93,7 +95,9 @@ class Region:
             version=self.version,
             issued_at=issued_at,
             next_update=next_update,
-            platform=make_issuer(self.platform_id(), f"{self.name}电子证照平台", self.code, [], [platform_key]),
+            platform=make_issuer(
+                self.platform_id(), f"{self.name}电子证照平台", self.code, [], [platform_key]
+            ),
             issuers=dict(self.issuers),
         )
 
@@ -144,4 +148,14 @@ def police_of(region: Region) -> str:
     return next(iter(region.issuers))
 
 
-__all__ = ["DAY", "HOLDER", "ID_CARD_FIELDS", "NOW", "YEAR", "HolderKind", "Region", "police_of", "zibo"]
+__all__ = [
+    "DAY",
+    "HOLDER",
+    "ID_CARD_FIELDS",
+    "NOW",
+    "YEAR",
+    "HolderKind",
+    "Region",
+    "police_of",
+    "zibo",
+]

@@ -184,7 +184,7 @@ def verify_license(
     trust: TrustStore,
     *,
     now: int,
-    policy: VerifierPolicy = VerifierPolicy(),  # noqa: B008 - immutable
+    policy: VerifierPolicy = VerifierPolicy(),
     replay: ReplayStore | None = None,
 ) -> VerifiedLicense:
     """Verify a presented license (SD-JWT with optional KB-JWT) against the trust store."""

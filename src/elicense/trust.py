@@ -101,13 +101,15 @@ class IssuerEntry:
 
 
 def make_issuer(
-    id: str,  # noqa: A002 - the trust list's own member name
+    id: str,
     name: str,
     division: str,
     types: Iterable[str],
     keys: Iterable[TrustedKey],
 ) -> IssuerEntry:
-    return IssuerEntry(id, name, division, frozenset(types), MappingProxyType({k.kid: k for k in keys}))
+    return IssuerEntry(
+        id, name, division, frozenset(types), MappingProxyType({k.kid: k for k in keys})
+    )
 
 
 @dataclass(frozen=True, slots=True)

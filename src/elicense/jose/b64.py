@@ -16,9 +16,12 @@ _TO_STD = bytes.maketrans(b"-_", b"+/")
 
 
 def b64e(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(
-        bytes.maketrans(b"+/", b"-_")
-    ).decode("ascii")
+    return (
+        binascii.b2a_base64(data, newline=False)
+        .rstrip(b"=")
+        .translate(bytes.maketrans(b"+/", b"-_"))
+        .decode("ascii")
+    )
 
 
 def b64d(text: str, code: str = "token.bad_base64") -> bytes:
@@ -39,4 +42,6 @@ def b64d(text: str, code: str = "token.bad_base64") -> bytes:
     return data
 
 
-_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+_VALUE = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}

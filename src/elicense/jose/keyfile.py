@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from elicense.errors import ElicenseError
+from elicense.jose import sm2
 from elicense.jose.keys import Alg, Ed25519Signer, P256Signer, Signer, Sm2Signer
 
 _SM2_LABEL = "ELICENSE SM2 ENCRYPTED PRIVATE KEY"
@@ -32,8 +33,6 @@ def generate_signer(alg: Alg | str = Alg.ES256) -> Signer:
         return P256Signer(ec.generate_private_key(ec.SECP256R1()))
     if a is Alg.EDDSA:
         return Ed25519Signer(ed25519.Ed25519PrivateKey.generate())
-    from elicense.jose import sm2
-
     secret, point = sm2.generate()
     return Sm2Signer(secret, point)
 

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from elicense.errors import ElicenseError
+from elicense.jose import sm2
 from elicense.jose.b64 import b64d, b64e
 from elicense.jose.ed25519_points import is_acceptable_ed25519_key
 
@@ -42,6 +43,7 @@ _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638: SHA-256 over the required members, sorted, no whitespace."""
+    members: tuple[str, ...]
     if jwk.get("kty") == "OKP":
         members = ("crv", "kty", "x")
     elif jwk.get("kty") == "EC":
@@ -137,8 +139,6 @@ class Sm2PublicKey(PublicKey):
     def verify(self, signature: bytes, message: bytes) -> bool:
         if len(signature) != 64:
             return False
-        from elicense.jose import sm2
-
         return sm2.verify(self._point, signature, message)
 
 
@@ -181,8 +181,6 @@ def public_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) -> Publi
         key = Ed25519PublicKey(x)
     elif kty == "EC" and crv == "SM2":
         point = b"\x04" + _coord(jwk, "x", 32) + _coord(jwk, "y", 32)
-        from elicense.jose import sm2
-
         if not sm2.is_valid_point(point):
             raise ElicenseError("key.bad_jwk", details={"reason": "not on curve"})
         key = Sm2PublicKey(point)
@@ -247,8 +245,6 @@ class Ed25519Signer:
     alg = Alg.EDDSA
 
     def __init__(self, key: ed25519.Ed25519PrivateKey) -> None:
-        from cryptography.hazmat.primitives import serialization
-
         self._key = key
         raw = key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -275,8 +271,6 @@ class Sm2Signer:
     alg = Alg.SM2SM3
 
     def __init__(self, secret: bytes, point: bytes | None = None) -> None:
-        from elicense.jose import sm2
-
         if len(secret) != 32:
             raise ElicenseError("key.bad_jwk", details={"reason": "length"})
         self._secret = secret
@@ -291,8 +285,6 @@ class Sm2Signer:
         return self._public
 
     def sign(self, message: bytes) -> bytes:
-        from elicense.jose import sm2
-
         return sm2.sign(self._secret, self._point, message)
 
     @property

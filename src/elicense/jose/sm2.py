@@ -16,7 +16,7 @@ SM2_USER_ID = b"1234567812345678"
 
 def _gmalg() -> Any:
     try:
-        import gmalg
+        import gmalg  # noqa: PLC0415 - optional extra, imported on first use
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise ElicenseError("key.unsupported", "SM2 needs the 'gm' extra (gmalg)") from None
     return gmalg
@@ -31,8 +31,10 @@ def is_valid_point(point: bytes) -> bool:
 def verify(point: bytes, signature: bytes, message: bytes) -> bool:
     gm = _gmalg()
     try:
-        return bool(gm.SM2(uid=SM2_USER_ID, pk=point).verify(message, signature[:32], signature[32:]))
-    except Exception:  # noqa: BLE001 - any library failure is a failed verification
+        return bool(
+            gm.SM2(uid=SM2_USER_ID, pk=point).verify(message, signature[:32], signature[32:])
+        )
+    except Exception:
         return False
 
 
