@@ -15,7 +15,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_every_code_is_dotted_lower_case_and_titled_in_both_languages() -> None:
     for code, spec in ERROR_CODES.items():
-        assert re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", code), code
+        assert re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+", code), code
         assert spec.title_zh, code
         assert spec.title_en, code
         assert spec.description, code
