@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from elicense.identifiers import (
 )
 
 MAX_TEXT = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_IMAGE_REF = 512
 
 FaceValue = str | int | float
@@ -80,7 +82,7 @@ def normalise_value(f: FaceField, value: Any, today: dt.date) -> FaceValue:
         if len(text) > MAX_IMAGE_REF or any(c.isspace() for c in text):
             raise _bad(f, "not an image reference")
         return text
-    if len(text) > MAX_TEXT or any(ord(c) < 0x20 and c not in "\n\t" for c in text):
+    if len(text) > MAX_TEXT or _CONTROL.search(text):
         raise _bad(f, "too long or has control characters")
     return text
 

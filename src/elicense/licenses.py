@@ -19,7 +19,8 @@ from elicense.catalog import LicenseType
 from elicense.claims import TimeCodes, check_times, day_start, int_claim, local_date
 from elicense.errors import ElicenseError
 from elicense.faces import FaceValue, validate_face_values, validate_holder
-from elicense.identifiers import ROOT_OID, build_license_id
+from elicense.identifiers import ROOT_OID
+from elicense.identifiers.license_id import compose_license_id
 from elicense.jose.jws import parse_compact, verify_with
 from elicense.jose.keys import PublicKey, Signer
 from elicense.replay import ReplayStore
@@ -94,7 +95,7 @@ def issue_license(
     values = validate_face_values(license_type, fields, today=today)
     if valid_until is not None and valid_until < valid_from:
         raise ElicenseError("license.bad_validity")
-    lid = str(build_license_id(license_type.code, issuer.id, serial, version))
+    lid = compose_license_id(license_type.code, issuer.id, serial, version)
     plain: dict[str, Any] = {
         "iss": issuer.id,
         "iat": now,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from elicense.cli import catalog, ids
+from elicense.cli import catalog, ids, keys, licenses, trust
+from elicense.cli._common import handles_errors
 
 app = typer.Typer(
     name="elicense",
@@ -18,6 +19,10 @@ app = typer.Typer(
 )
 app.add_typer(ids.app, name="id")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(keys.app, name="keys")
+app.add_typer(trust.app, name="trust")
+app.command("issue")(handles_errors(licenses.issue))
+app.command("verify")(licenses.verify)
 
 
 def main() -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
@@ -65,3 +67,30 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_INVALID) from None
 
     return wrapper
+
+
+PASSPHRASE_ENV = "ELICENSE_KEY_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+
+
+def passphrase(env_name: str) -> bytes:
+    """Key passphrases come from the environment, never from argv (visible in ps)."""
+    value = os.environ.get(env_name)
+    if not value:
+        err_console.print(f"[red]set {env_name} to the key passphrase[/red]")
+        raise typer.Exit(EXIT_USAGE)
+    return value.encode("utf-8")
+
+
+def now_epoch() -> int:
+    return int(dt.datetime.now(dt.UTC).timestamp())
+
+
+def read_text(path: str) -> str:
+    """A path, or ``-`` for standard input; surrounding whitespace (scanner CR/LF) dropped."""
+    if path == "-":
+        return sys.stdin.read().strip()
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        err_console.print(f"[red]cannot read {path}: {exc.strerror}[/red]")
+        raise typer.Exit(EXIT_USAGE) from None

@@ -112,6 +112,18 @@ def build_license_id(
     return LicenseIdentifier(type_code, issuer, serial, ver, mod37_36_check_char(payload))
 
 
+def compose_license_id(type_code: str, issuer: str, serial: str, version: int) -> str:
+    """Like ``build_license_id`` for a type code and issuer validated already (from a
+    loaded catalog and a verified trust list): only serial and version are checked."""
+    ver = f"{version:03d}"
+    if not (1 <= len(serial) <= _MAX_SERIAL) or any(c not in _VALUE for c in serial):
+        raise ElicenseError("license_id.bad_serial")
+    if len(ver) != 3:
+        raise ElicenseError("license_id.bad_version")
+    payload = type_code + issuer + serial + ver
+    return f"{ROOT_OID}.{type_code}.{issuer}.{serial}.{ver}.{mod37_36_check_char(payload)}"
+
+
 def parse_license_id(value: str) -> LicenseIdentifier:
     """Parse and validate; a wrong check character raises, distinguishing known variants."""
     raw = value.strip()

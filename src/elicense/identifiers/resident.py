@@ -7,6 +7,8 @@ results are reproducible and testable.
 from __future__ import annotations
 
 import datetime as dt
+import operator
+import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -42,9 +44,14 @@ class ResidentId:
     """True when the input was a 15-digit number converted to 18 digits."""
 
 
+_WEIGHT_SUM_48 = 48 * sum(_WEIGHTS)
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+
+
 def resident_check_char(first17: str) -> str:
-    """ISO 7064 MOD 11-2 check character over the 17 leading digits."""
-    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
+    """ISO 7064 MOD 11-2 check character over the 17 leading ASCII digits."""
+    # Σ (byte - 48)·w = Σ byte·w - 48·Σw: one C-level pass instead of 17 int() calls.
+    total = sum(map(operator.mul, first17.encode("ascii"), _WEIGHTS)) - _WEIGHT_SUM_48
     return _CHECK_CHARS[total % 11]
 
 
@@ -95,11 +102,10 @@ def parse_resident_id(value: str, *, today: dt.date) -> ResidentId:
     if len(raw) != 18:
         raise _fail("resident_id.bad_length")
     number = raw[:17] + raw[17].upper()
-    for i, c in enumerate(number[:17]):
-        if c not in _DIGITS:
-            raise _fail("resident_id.bad_character", i + 1)
-    if number[17] not in _DIGITS and number[17] != "X":
-        raise _fail("resident_id.bad_character", 18)
+    if not _SHAPE.fullmatch(number):
+        for i, c in enumerate(number):
+            if c not in _DIGITS and not (i == 17 and c == "X"):
+                raise _fail("resident_id.bad_character", i + 1)
     province = PROVINCES.get(number[:2])
     if province is None:
         raise _fail("resident_id.bad_region")

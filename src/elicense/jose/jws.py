@@ -8,6 +8,7 @@ then refuses any ``alg`` other than that key's pinned one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,13 @@ def sign_compact(
     return signing_input + "." + b64e(signer.sign(signing_input.encode("ascii")))
 
 
+@functools.lru_cache(maxsize=1024)
+def _header(h64: str) -> dict[str, Any]:
+    """Headers repeat for every token a key signs, so parsing them is cached (errors are
+    not cached: lru_cache does not store exceptions). Callers must not mutate the dict."""
+    return loads_object(b64d(h64))
+
+
 def parse_compact(
     token: str,
     *,
@@ -60,7 +68,7 @@ def parse_compact(
     if len(parts) != 3:
         raise ElicenseError("token.bad_serialization", details={"segments": len(parts)})
     h64, p64, s64 = parts
-    header = loads_object(b64d(h64))
+    header = _header(h64)
     if not header.keys() <= allowed_header:
         raise ElicenseError(
             "token.bad_header", details={"members": sorted(header.keys() - allowed_header)}

@@ -1,0 +1,155 @@
+"""``elicense issue`` and ``elicense verify``: sign a license, check one offline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from elicense.catalog import builtin_catalog, load_catalog
+from elicense.claims import local_date
+from elicense.cli._common import (
+    PASSPHRASE_ENV,
+    JsonOption,
+    console,
+    now_epoch,
+    passphrase,
+    print_json,
+    read_text,
+)
+from elicense.errors import ElicenseError
+from elicense.jose.keyfile import load_private_key
+from elicense.jose.keys import public_key_from_jwk
+from elicense.licenses import VerifiedLicense, VerifierPolicy, issue_license, verify_license
+from elicense.trust import TrustStore, parse_trust_list_token, trust_list_from_payload
+
+AnchorOption = typer.Option(
+    "--anchor", help="REGION=FILE: a recognised region and its anchor public JWK (repeatable)."
+)
+TrustOption = typer.Option("--trust", help="Signed trust list file (repeatable).")
+
+
+def trust_store(anchors: list[str], lists: list[Path], now: int) -> TrustStore:
+    """A trust store of the recognised regions, loaded with their lists."""
+    by_region: dict[str, list[object]] = {}
+    for spec in anchors:
+        region, sep, path = spec.partition("=")
+        if not sep:
+            raise typer.BadParameter("use REGION=FILE", param_hint="--anchor")
+        jwk = json.loads(Path(path).read_text(encoding="utf-8"))
+        by_region.setdefault(region, []).append(public_key_from_jwk(jwk))
+    store = TrustStore(by_region)  # type: ignore[arg-type]
+    for p in lists:
+        store.load(p.read_text(encoding="utf-8").strip(), now)
+    return store
+
+
+def issue(
+    license_type: Annotated[str, typer.Option("--type", help="License type code.")],
+    holder: Annotated[str, typer.Option("--holder", help="Holder's ID number or credit code.")],
+    key: Annotated[Path, typer.Option("--key", help="Issuer's encrypted key file.")],
+    trust: Annotated[Path, typer.Option("--trust", help="The issuer region's trust list.")],
+    issuer: Annotated[str, typer.Option("--issuer", help="Issuer's credit code.")],
+    serial: Annotated[str, typer.Option("--serial", help="License serial (0-9, A-Z).")],
+    field: Annotated[
+        list[str], typer.Option("--field", help="key=value face field (repeatable).")
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    valid_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today).")] = None,
+    valid_until: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: catalog).")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog file.")] = None,
+    holder_jwk: Annotated[Path | None, typer.Option(help="Holder public JWK (cnf).")] = None,
+    passphrase_env: Annotated[str, typer.Option("--passphrase-env")] = PASSPHRASE_ENV,
+    as_json: bool = JsonOption,
+) -> None:
+    """Sign a license (prints the SD-JWT). The trust list is read, not verified: it is the
+    issuer's own region's list, used to check what the issuer may sign."""
+    now = now_epoch()
+    cat = load_catalog(catalog) if catalog else builtin_catalog()
+    t = cat.get(license_type)
+    tl_payload = parse_trust_list_token(trust.read_text(encoding="utf-8").strip()).payload
+    entry = trust_list_from_payload(tl_payload).issuers.get(issuer)
+    if entry is None:
+        raise ElicenseError("trust.unknown_issuer")
+    fields = {}
+    for item in field:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise typer.BadParameter("use key=value", param_hint="--field")
+        fields[k] = v
+    start = dt.date.fromisoformat(valid_from) if valid_from else local_date(now)
+    end = dt.date.fromisoformat(valid_until) if valid_until else None
+    if end is None and t.validity_months is not None:
+        months = start.month - 1 + t.validity_months
+        end = start.replace(year=start.year + months // 12, month=months % 12 + 1, day=1)
+    hk = None
+    if holder_jwk is not None:
+        hk = public_key_from_jwk(json.loads(holder_jwk.read_text(encoding="utf-8")))
+    lic = issue_license(
+        license_type=t,
+        issuer=entry,
+        signer=load_private_key(key.read_bytes(), passphrase(passphrase_env)),
+        holder=holder,
+        fields=fields,
+        serial=serial,
+        valid_from=start,
+        valid_until=end,
+        now=now,
+        rand=os.urandom,
+        holder_jwk=hk,
+    )
+    if as_json:
+        print_json({"license_id": lic.license_id, "type": lic.type_code, "sd_jwt": lic.sd_jwt})
+    else:
+        typer.echo(lic.sd_jwt)
+
+
+def _verdict(v: VerifiedLicense) -> dict[str, object]:
+    return {
+        "valid": True,
+        "type": v.type_code,
+        "issuer": v.issuer,
+        "issuer_name": v.issuer_name,
+        "region": v.region,
+        "license_id": v.license_id,
+        "valid_from": v.valid_from,
+        "valid_until": v.valid_until,
+        "key_bound": v.key_bound,
+        "holder_id": v.holder_id,
+        "fields": v.fields,
+    }
+
+
+def verify(
+    file: Annotated[str, typer.Argument(help="The presented SD-JWT, or - for stdin.")],
+    anchor: Annotated[list[str], AnchorOption],
+    trust: Annotated[list[Path], TrustOption],
+    audience: Annotated[str | None, typer.Option(help="This verifier (for key binding).")] = None,
+    nonce: Annotated[str | None, typer.Option(help="The nonce this verifier issued.")] = None,
+    require_key_binding: Annotated[bool, typer.Option("--require-key-binding")] = False,
+    as_json: bool = JsonOption,
+) -> None:
+    """Verify a license offline against the recognised regions' trust lists."""
+    now = now_epoch()
+    try:
+        store = trust_store(anchor, trust, now)
+        policy = VerifierPolicy(
+            audience=audience, nonce=nonce, require_key_binding=require_key_binding
+        )
+        v = verify_license(read_text(file), store, now=now, policy=policy)
+    except ElicenseError as exc:
+        if as_json:
+            print_json({"valid": False, "code": exc.code, "message": exc.message})
+        else:
+            console.print(f"[red]✗ 无效 invalid[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print_json(_verdict(v))
+        return
+    console.print(f"[green]✓ 有效 valid[/green] {v.type_code} · {v.issuer_name} ({v.region})")
+    console.print(f"  证照标识 {v.license_id}")
+    for k, val in v.fields.items():
+        console.print(f"  {k}: {val}")
