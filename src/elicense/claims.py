@@ -68,9 +68,12 @@ def check_times(
     return iat, nbf, exp
 
 
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
 def day_start(day: dt.date) -> int:
-    """Epoch seconds at 00:00 China time on ``day``."""
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ).timestamp())
+    """Epoch seconds at 00:00 China time (UTC+8, no daylight saving) on ``day``."""
+    return (day.toordinal() - _EPOCH_ORDINAL) * 86400 - 8 * 3600
 
 
 def local_date(epoch: int) -> dt.date:

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from elicense.errors import ElicenseError
 from elicense.jose.b64 import b64d, b64e
@@ -24,7 +24,7 @@ from elicense.jose.sjson import decode_text, dumps, loads_value
 
 SD_ALG = "sha-256"
 KB_TYP = "kb+jwt"
-SALT_BYTES = 16
+SALT_BYTES = 18
 
 #: Randomness is passed in (a pure core): ``rand(n)`` returns n random bytes.
 Rand = Callable[[int], bytes]
@@ -34,24 +34,37 @@ def _digest(disclosure_b64: str) -> str:
     return b64e(hashlib.sha256(disclosure_b64.encode("ascii")).digest())
 
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_]+")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _json_string = json.encoder.encode_basestring  # the ensure_ascii=False encoder, in C
 
 
-def make_disclosure(salt: str, name: str, value: Any) -> str:
-    """base64url of ``[salt, name, value]`` as compact UTF-8 JSON.
+def _disclosure_json(salt: str, name: str, value: Any) -> bytes:
+    """``[salt, name, value]`` as compact UTF-8 JSON; the common case (a plain claim name
+    and a string value) is encoded directly, anything else through ``json``."""
+    if type(value) is str and _SAFE_NAME.fullmatch(name):
+        return f'["{salt}","{name}",{_json_string(value)}]'.encode()
+    return dumps([salt, name, value])
 
-    Issuing a license makes one per face field, so the common case (a safe claim name and
-    a string value) is encoded directly; anything else goes through ``json``.
+
+def make_disclosure(salt: str, name: str, value: Any) -> str:
+    """base64url of ``[salt, name, value]`` (compact JSON)."""
+    return b64e(_disclosure_json(salt, name, value))
+
+
+def _encode_all(texts: list[bytes]) -> list[str]:
+    """base64url of each text, in one encoder call.
+
+    Each JSON text is padded with insignificant whitespace (RFC 8259 §2) to a multiple of
+    3 bytes, so the base64 of the concatenation is the concatenation of the parts' base64.
     """
-    if (
-        type(value) is str
-        and _SAFE_NAME.fullmatch(name)
-        and _SAFE_NAME.fullmatch(salt.replace("-", "_"))
-    ):
-        text = f'["{salt}","{name}",{_json_string(value)}]'
-        return b64e(text.encode("utf-8"))
-    return b64e(dumps([salt, name, value]))
+    padded = [t + b"  "[: -len(t) % 3] for t in texts]
+    whole = b64e(b"".join(padded))
+    out, pos = [], 0
+    for t in padded:
+        end = pos + len(t) // 3 * 4
+        out.append(whole[pos:end])
+        pos = end
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +87,15 @@ def issue(
     decoys: int = 0,
 ) -> Issued:
     """Sign ``plain`` claims with every ``disclosable`` claim hidden behind a digest."""
-    n = len(disclosable)
-    salts = rand(SALT_BYTES * n)
-    disclosures: dict[str, str] = {}
-    digests: list[str] = []
-    for i, (name, value) in enumerate(disclosable.items()):
-        d = make_disclosure(b64e(salts[i * SALT_BYTES : (i + 1) * SALT_BYTES]), name, value)
-        disclosures[name] = d
-        digests.append(_digest(d))
+    names = list(disclosable)
+    # 18-byte salts (144 bits) encode to exactly 24 characters: one base64 call for all.
+    salts = b64e(rand(SALT_BYTES * len(names)))
+    encoded = _encode_all(
+        [_disclosure_json(salts[i * 24 : i * 24 + 24], name, disclosable[name])
+         for i, name in enumerate(names)]
+    )  # fmt: skip
+    disclosures = dict(zip(names, encoded, strict=True))
+    digests = [_digest(d) for d in encoded]
     if decoys:
         noise = rand(32 * decoys)
         digests.extend(b64e(hashlib.sha256(noise[i * 32 : (i + 1) * 32]).digest())
@@ -124,8 +138,7 @@ def present(
     return sd_jwt + kb
 
 
-@dataclass(frozen=True, slots=True)
-class SplitPresentation:
+class SplitPresentation(NamedTuple):
     jwt: str
     disclosures: tuple[str, ...]
     kb_jwt: str | None
@@ -144,20 +157,35 @@ def split(text: str, *, max_length: int, max_disclosures: int) -> SplitPresentat
     parts = text[:last].split("~")
     kb = text[last + 1 :] or None
     disclosures = tuple(parts[1:])
-    if any(not d for d in disclosures):
+    if "" in disclosures:
         raise ElicenseError("token.bad_serialization", details={"reason": "empty disclosure"})
     return SplitPresentation(parts[0], disclosures, kb, text[: last + 1])
 
 
-@dataclass(frozen=True, slots=True)
-class _Disclosure:
+class _Disclosure(NamedTuple):
     salt: str
     name: str | None
     value: Any
 
 
+# The shape every issuer produces for a string member: ["salt","name","value"]. Such a
+# disclosure is decoded without the general parser; anything else takes the strict path.
+_SIMPLE = re.compile(
+    r'[ \t\r\n]*\[[ \t\r\n]*"([A-Za-z0-9_-]{1,64})"[ \t\r\n]*,[ \t\r\n]*"([A-Za-z0-9_]{1,64})"'
+    r'[ \t\r\n]*,[ \t\r\n]*("(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*")[ \t\r\n]*\][ \t\r\n]*'
+)
+_scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
 def _decode_disclosure(d: str) -> _Disclosure:
-    value = loads_value(decode_text(b64d(d)))
+    text = decode_text(b64d(d))
+    m = _SIMPLE.fullmatch(text)
+    if m is not None:
+        name = m.group(2)
+        if name == "_sd":
+            raise ElicenseError("sd.reserved_name")
+        return _Disclosure(m.group(1), name, _scanstring(m.group(3), 1, True)[0])
+    value = loads_value(text)
     if not isinstance(value, list) or len(value) not in (2, 3):
         raise ElicenseError("sd.bad_disclosure")
     if not isinstance(value[0], str):
@@ -241,8 +269,7 @@ class _Resolver:
         return v
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(NamedTuple):
     claims: dict[str, Any]
     disclosed: frozenset[str]
     """Top-level claim names that came from disclosures."""

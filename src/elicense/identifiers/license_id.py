@@ -12,6 +12,7 @@ one adds it there rather than loosening the standard check.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -25,16 +26,22 @@ _VALUE = {c: i for i, c in enumerate(_ALNUM)}
 _MAX_SERIAL = 64
 
 
+def _mod37_36_state(payload: str, p: int = 36) -> int:
+    for c in payload:
+        p = (p + _VALUE[c]) % 36 or 36
+        p = (p * 2) % 37
+    return p
+
+
 def mod37_36_check_char(payload: str) -> str:
     """ISO/IEC 7064 MOD 37,36 (hybrid system) over 0-9A-Z."""
-    m = 36
-    p = m
-    for c in payload:
-        p = (p + _VALUE[c]) % m
-        if p == 0:
-            p = m
-        p = (p * 2) % (m + 1)
-    return _ALNUM[(m + 1 - p) % m]
+    return _ALNUM[(37 - _mod37_36_state(payload)) % 36]
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix_state(prefix: str) -> int:
+    """The running state after type code + issuer, constant for one issuer and type."""
+    return _mod37_36_state(prefix)
 
 
 def _mod37_2_check_char(payload: str) -> str:
@@ -120,8 +127,8 @@ def compose_license_id(type_code: str, issuer: str, serial: str, version: int) -
         raise ElicenseError("license_id.bad_serial")
     if len(ver) != 3:
         raise ElicenseError("license_id.bad_version")
-    payload = type_code + issuer + serial + ver
-    return f"{ROOT_OID}.{type_code}.{issuer}.{serial}.{ver}.{mod37_36_check_char(payload)}"
+    state = _mod37_36_state(serial + ver, _prefix_state(type_code + issuer))
+    return f"{ROOT_OID}.{type_code}.{issuer}.{serial}.{ver}.{_ALNUM[(37 - state) % 36]}"
 
 
 def parse_license_id(value: str) -> LicenseIdentifier:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from elicense.errors import ElicenseError
 from elicense.jose.b64 import b64d, b64e
@@ -25,8 +24,7 @@ HEADER_NO_KID = frozenset({"alg", "typ"})
 _KNOWN_ALGS = frozenset({"ES256", "EdDSA", "SM2SM3"})
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedJws:
+class ParsedJws(NamedTuple):
     header: dict[str, Any]
     payload: dict[str, Any]
     signing_input: bytes
@@ -38,13 +36,19 @@ class ParsedJws:
         return kid if isinstance(kid, str) else None
 
 
+@functools.lru_cache(maxsize=256)
+def _encoded_header(items: tuple[tuple[str, Any], ...], alg: str, kid: str | None) -> str:
+    full = {"alg": alg, **dict(items)}
+    if kid is not None:
+        full["kid"] = kid
+    return b64e(dumps(full))
+
+
 def sign_compact(
     header: Mapping[str, Any], payload: Mapping[str, Any], signer: Signer, *, kid: bool = True
 ) -> str:
-    full = {"alg": signer.alg.value, **header}
-    if kid:
-        full["kid"] = signer.kid
-    signing_input = b64e(dumps(full)) + "." + b64e(dumps(payload))
+    h64 = _encoded_header(tuple(header.items()), signer.alg.value, signer.kid if kid else None)
+    signing_input = h64 + "." + b64e(dumps(payload))
     return signing_input + "." + b64e(signer.sign(signing_input.encode("ascii")))
 
 
@@ -84,7 +88,7 @@ def parse_compact(
             raise ElicenseError("token.bad_kid")
     payload = loads_object(b64d(p64))
     signature = b64d(s64)
-    return ParsedJws(header, payload, (h64 + "." + p64).encode("ascii"), signature)
+    return ParsedJws(header, payload, token[: len(h64) + 1 + len(p64)].encode("ascii"), signature)
 
 
 def verify_with(parsed: ParsedJws, key: PublicKey, code: str = "token.bad_signature") -> None:
