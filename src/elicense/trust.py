@@ -21,6 +21,7 @@ from typing import Any
 
 from elicense.errors import ElicenseError
 from elicense.identifiers import parse_uscc
+from elicense.jose.b64 import b64d
 from elicense.jose.jws import ParsedJws, parse_compact, sign_compact, verify_with
 from elicense.jose.keys import PublicKey, Signer, public_key_from_jwk
 
@@ -278,6 +279,7 @@ class TrustStore:
         self._issuers: dict[str, str] = {}  # issuer id → region
         self._platforms: dict[str, str] = {}  # platform id → region
         self._kids: dict[str, str] = {}  # kid → owner id (to tell "wrong issuer" apart)
+        self._platform_refs: dict[str, list[tuple[bytes, TrustedKey]]] = {}
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -338,6 +340,7 @@ class TrustStore:
         self._platforms[tl.platform.id] = region
         for kid in tl.platform.keys:
             self._kids[kid] = tl.platform.id
+        self._platform_refs[region] = [(b64d(kid)[:4], k) for kid, k in tl.platform.keys.items()]
 
     def _fresh(self, region: str, now: int) -> TrustList:
         tl = self._lists[region]
@@ -364,6 +367,19 @@ class TrustStore:
 
     def platform_key(self, platform: str, kid: str, now: int) -> KeyLookup:
         return self._lookup(platform, kid, now, platform=True)
+
+    def platform_key_by_ref(self, region: str, ref: bytes, now: int) -> KeyLookup:
+        """The region's platform key whose thumbprint starts with ``ref`` (compact codes
+        carry 4 bytes instead of a 43-character kid); ambiguity is refused."""
+        if region not in self._lists:
+            raise ElicenseError("trust.unknown_region")
+        tl = self._fresh(region, now)
+        matches = [k for r, k in self._platform_refs[region] if r == ref]
+        if not matches:
+            raise ElicenseError("code.unknown_key")
+        if len(matches) > 1:
+            raise ElicenseError("code.ambiguous_key")
+        return KeyLookup(tl, tl.platform, matches[0])
 
 
 def _peek_region(token: str) -> str:
