@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA
 from elicense import (
     Display,
     ElicenseError,
@@ -21,12 +20,32 @@ from elicense import (
 )
 from elicense.identifiers import parse_uscc, validate_type_code
 
+from conftest import DATA
+
 MUST_HAVE = {
-    "居民身份证", "户口簿", "居住证", "结婚证", "出生医学证明", "残疾人证", "社会保障卡",
-    "机动车驾驶证", "机动车行驶证", "不动产权证书", "营业执照", "食品经营许可证", "药品经营许可证",
-    "事业单位法人证书", "社会团体法人登记证书", "建筑业企业资质证书", "公共场所卫生许可证",
-    "教师资格证书", "医师执业证书", "护士执业证书", "退役军人优待证", "老年人优待证",
-}  # fmt: skip
+    "居民身份证",
+    "户口簿",
+    "居住证",
+    "结婚证",
+    "出生医学证明",
+    "残疾人证",
+    "社会保障卡",
+    "机动车驾驶证",
+    "机动车行驶证",
+    "不动产权证书",
+    "营业执照",
+    "食品经营许可证",
+    "药品经营许可证",
+    "事业单位法人证书",
+    "社会团体法人登记证书",
+    "建筑业企业资质证书",
+    "公共场所卫生许可证",
+    "教师资格证书",
+    "医师执业证书",
+    "护士执业证书",
+    "退役军人优待证",
+    "老年人优待证",
+}
 
 
 def test_builtin_catalog_has_at_least_40_valid_types() -> None:

@@ -39,6 +39,7 @@ from elicense.licenses import VerifiedLicense, VerifierPolicy, verify_license
 from elicense.replay import MemoryReplayStore
 from elicense.sdjwt import make_disclosure, present
 from elicense.trust import TRUST_LIST_TYP, KeyState, TrustedKey, TrustStore, make_issuer
+
 from support import NOW, YEAR, Region, business_type, police_of, resident_type, zibo
 
 DAY = 86400

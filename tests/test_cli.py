@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import DATA
 from elicense.cli import app
+
+from conftest import DATA
 
 runner = CliRunner()
 
@@ -38,10 +39,12 @@ def test_id_check_prints_kind_validity_birth_date_and_sex_as_json() -> None:
     [
         ("110105194912310021", "resident_id.bad_check"),
         ("91110000600037341M", "uscc.bad_check"),
-        ("1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.V",
-         "license_id.bad_check"),
+        (
+            "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.V",
+            "license_id.bad_check",
+        ),
     ],
-)  # fmt: skip
+)
 def test_id_check_exits_1_with_the_check_character_code(value: str, error_code: str) -> None:
     code, out = run("id", "check", value, "--json")
     assert code == 1
@@ -98,7 +101,10 @@ def test_installed_entry_point_runs_and_keeps_utf8(tmp_path: Path) -> None:
     env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": ""}
     proc = subprocess.run(
         [exe, "catalog", "show", "居民身份证", "--json"],
-        capture_output=True, env=env, check=False, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.decode("utf-8"))["name_zh"] == "居民身份证"

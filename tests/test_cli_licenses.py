@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from elicense.cli import app
 from elicense.identifiers import uscc_check_char
+
 from support import ID_CARD_FIELDS, resident_type
 
 runner = CliRunner(env={"ELICENSE_KEY_PASSPHRASE": "correct horse battery"})

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import TODAY, load_data
 from elicense import ElicenseError
 from elicense.identifiers import (
     IdentifierKind,
@@ -28,6 +27,8 @@ from elicense.identifiers import (
 from elicense.identifiers.license_id import NONSTANDARD_VARIANTS
 from elicense.identifiers.regions import PROVINCES
 from elicense.identifiers.uscc import ALPHABET as USCC_ALPHABET
+
+from conftest import TODAY, load_data
 
 REF = load_data("identifiers.json")
 ALNUM = string.digits + string.ascii_uppercase
@@ -107,8 +108,10 @@ def test_reference_invalid_credit_codes_fail_with_their_code(case: dict) -> None
 def test_credit_code_parts_are_parsed() -> None:
     c = parse_uscc("91110000600037341L")
     assert (c.registration_authority, c.authority_name, c.organisation_kind_name) == (
-        "9", "工商", "企业",
-    )  # fmt: skip
+        "9",
+        "工商",
+        "企业",
+    )
     assert c.division_code == "110000"
     assert c.organisation_code == "600037341"
 
@@ -134,21 +137,33 @@ def test_reference_license_identifiers_validate_and_rebuild(value: str) -> None:
 @pytest.mark.parametrize(
     ("value", "code"),
     [
-        ("1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.V",
-         "license_id.bad_check"),
-        ("1.2.156.3005.3.11100000000013338W011.11430000006122244L.20230000403.001.U",
-         "license_id.bad_root"),
-        ("1.2.156.3005.2.11100000000013338X011.11430000006122244L.20230000403.001.U",
-         "license_id.bad_type_code"),
-        ("1.2.156.3005.2.11100000000013338W011.11430000006122244M.20230000403.001.U",
-         "license_id.bad_issuer"),
-        ("1.2.156.3005.2.11100000000013338W011.11430000006122244L.2023-0403.001.U",
-         "license_id.bad_serial"),
-        ("1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.01.U",
-         "license_id.bad_version"),
+        (
+            "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.V",
+            "license_id.bad_check",
+        ),
+        (
+            "1.2.156.3005.3.11100000000013338W011.11430000006122244L.20230000403.001.U",
+            "license_id.bad_root",
+        ),
+        (
+            "1.2.156.3005.2.11100000000013338X011.11430000006122244L.20230000403.001.U",
+            "license_id.bad_type_code",
+        ),
+        (
+            "1.2.156.3005.2.11100000000013338W011.11430000006122244M.20230000403.001.U",
+            "license_id.bad_issuer",
+        ),
+        (
+            "1.2.156.3005.2.11100000000013338W011.11430000006122244L.2023-0403.001.U",
+            "license_id.bad_serial",
+        ),
+        (
+            "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.01.U",
+            "license_id.bad_version",
+        ),
         ("1.2.156.3005.2.11100000000013338W011.11430000006122244L", "license_id.bad_format"),
     ],
-)  # fmt: skip
+)
 def test_each_license_identifier_failure_has_its_own_code(value: str, code: str) -> None:
     assert _code(parse_license_id, value) == code
 

@@ -26,6 +26,7 @@ from elicense.jose.keyfile import generate_signer, save_private_key
 from elicense.jose.keys import P256Signer, public_key_from_jwk
 from elicense.licenses import VerifierPolicy, verify_license
 from elicense.sdjwt import present, resolve, split, verify_key_binding
+
 from support import DAY, HOLDER, ID_CARD_FIELDS, Region, police_of, resident_type, zibo
 
 CASES = Path(__file__).parent / "vectors" / "sd-jwt" / "testcases"

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import load_data
 from elicense import ElicenseError, MaskRule, mask
+
+from conftest import load_data
 
 CASES = load_data("masking.json")["cases"]
 
