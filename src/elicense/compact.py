@@ -14,11 +14,8 @@ text must be strict UTF-8, and any violation is an ``ElicenseError`` with a stab
 
 from __future__ import annotations
 
-import re
-
 from elicense.errors import ElicenseError
 
-_DIGITS = re.compile(r"[1-9][0-9]*")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ."
 _ALNUM_VALUE = {c: i for i, c in enumerate(_ALNUM)}
 
@@ -28,7 +25,8 @@ def to_digits(data: bytes) -> str:
 
 
 def from_digits(text: str, code: str) -> bytes:
-    if not _DIGITS.fullmatch(text):
+    # isdigit() alone would take full-width and other Unicode digits, which int() accepts.
+    if not (text.isascii() and text.isdigit()) or text[0] == "0":
         raise ElicenseError(code, details={"reason": "not canonical decimal digits"})
     n = int(text)
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")

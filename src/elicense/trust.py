@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from elicense.errors import ElicenseError
 from elicense.identifiers import parse_uscc
@@ -257,8 +257,7 @@ def verify_trust_list(token: str, anchors: Sequence[PublicKey]) -> TrustList:
     return trust_list_from_payload(parsed.payload, anchor.kid)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyLookup:
+class KeyLookup(NamedTuple):
     """What a verifier learns from the trust store about a token's signer."""
 
     trust_list: TrustList
