@@ -138,9 +138,9 @@ def main() -> int:
         samples["sign"].append(per_call(new_code, args.n))
         samples["raw_verify"].append(per_call(lambda: pub.verify(der, body, ecdsa), args.n))
         samples["verify"].append(
-            per_call(lambda: verify_code(next(it), store, now=NOW, replay=replay), args.n)
+            per_call(lambda it=it: verify_code(next(it), store, now=NOW, replay=replay), args.n)
         )
-        samples["png"].append(per_call(lambda: qr.png(codes[0]), max(args.n // 20, 5)))
+        samples["png"].append(per_call(lambda c=codes[0]: qr.png(c), max(args.n // 20, 5)))
     # The minimum over interleaved rounds: on a shared VM noise only ever adds time, and
     # it hits interpreted code harder than the C baseline (timeit's own advice).
     med = {k: min(v) for k, v in samples.items()}

@@ -105,7 +105,7 @@ def read_envelope(r: Reader) -> Envelope:
     kind = _KINDS.get(kind_byte)
     if kind is None:
         raise ElicenseError("code.wrong_kind")
-    return Envelope(kind, "%06d" % int.from_bytes(region, "big"), ref, iat, lifetime, jti, sub)
+    return Envelope(kind, f"{int.from_bytes(region, 'big'):06d}", ref, iat, lifetime, jti, sub)
 
 
 def seal(kind: Kind, body: bytes, signer: Signer) -> str:
