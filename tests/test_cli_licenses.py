@@ -193,3 +193,155 @@ def test_issue_refuses_a_type_the_trust_list_does_not_allow(region: Path) -> Non
     )
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"]["code"] == "trust.type_not_allowed"
+
+
+# --- codes and presentations ------------------------------------------------------------
+
+CODE_ENV = {
+    "ELICENSE_KEY_PASSPHRASE": "correct horse battery",
+    "ELICENSE_PSEUDONYM_KEY": "00112233445566778899aabbccddeeff",
+}
+
+
+def test_code_as_png_is_decoded_and_verified_by_verify_image(region: Path) -> None:
+    r = CliRunner(env=CODE_ENV)
+    png = region / "code.png"
+    result = r.invoke(
+        app,
+        [
+            "code",
+            "--holder",
+            ID_CARD_FIELDS["id_number"],
+            "--key",
+            str(region / "platform.pem"),
+            "--region",
+            "370300",
+            "--scenario",
+            "hotel_checkin",
+            "--qr",
+            str(png),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    issued = json.loads(result.stdout)
+    assert issued["qr_version"] <= 10
+    anchor = f"370300={region / 'anchor.jwk.json'}"
+    verdict = json.loads(
+        ok(
+            "verify",
+            "--image",
+            str(png),
+            "--anchor",
+            anchor,
+            "--trust",
+            str(region / "trust.jwt"),
+            "--json",
+        )
+    )
+    assert verdict["kind"] == "resident_code"
+    assert verdict["scenarios"] == [1]
+    assert ID_CARD_FIELDS["id_number"] not in issued["text"]
+
+
+def test_presentation_svg_and_text_verify_for_their_audience_only(region: Path) -> None:
+    fields = [f"--field={k}={v}" for k, v in ID_CARD_FIELDS.items()]
+    lic = json.loads(
+        ok(
+            "issue",
+            "--type",
+            resident_type().code,
+            "--holder",
+            ID_CARD_FIELDS["id_number"],
+            "--key",
+            str(region / "police.pem"),
+            "--trust",
+            str(region / "trust.jwt"),
+            "--issuer",
+            POLICE,
+            "--serial",
+            "2026000002",
+            *fields,
+            "--json",
+        )
+    )
+    (region / "lic.txt").write_text(lic["sd_jwt"], encoding="utf-8")
+    anchor = f"370300={region / 'anchor.jwk.json'}"
+    r = CliRunner(env=CODE_ENV)
+    result = r.invoke(
+        app,
+        [
+            "present",
+            "--license",
+            str(region / "lic.txt"),
+            "--scenario",
+            "hotel_checkin",
+            "--audience",
+            "hotel-1",
+            "--key",
+            str(region / "platform.pem"),
+            "--region",
+            "370300",
+            "--anchor",
+            anchor,
+            "--trust",
+            str(region / "trust.jwt"),
+            "--qr",
+            str(region / "p.svg"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["qr_version"] <= 15
+    assert (region / "p.svg").read_bytes().startswith(b"<?xml")
+    (region / "p.txt").write_text(out["text"] + "\r\n", encoding="utf-8")
+    verdict = json.loads(
+        ok(
+            "verify",
+            str(region / "p.txt"),
+            "--anchor",
+            anchor,
+            "--trust",
+            str(region / "trust.jwt"),
+            "--audience",
+            "hotel-1",
+            "--json",
+        )
+    )
+    assert verdict["licenses"][0]["fields"]["id_number"] == "3604**********0071"
+    other = runner.invoke(
+        app,
+        [
+            "verify",
+            str(region / "p.txt"),
+            "--anchor",
+            anchor,
+            "--trust",
+            str(region / "trust.jwt"),
+            "--audience",
+            "hotel-2",
+            "--json",
+        ],
+    )
+    assert other.exit_code == 1
+    assert json.loads(other.stdout)["code"] == "code.wrong_audience"
+
+
+def test_terminal_qr_is_printed_with_half_blocks(region: Path) -> None:
+    result = CliRunner(env=CODE_ENV).invoke(
+        app,
+        [
+            "code",
+            "--holder",
+            "91110000600037341L",
+            "--key",
+            str(region / "platform.pem"),
+            "--region",
+            "370300",
+            "--qr",
+            "-",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert set(result.stdout) <= {"█", "▀", "▄", " ", "\n"}

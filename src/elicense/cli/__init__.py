@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from elicense.cli import catalog, ids, keys, licenses, trust
+from elicense.cli import catalog, codes, ids, keys, licenses, trust
 from elicense.cli._common import handles_errors
 
 app = typer.Typer(
@@ -23,6 +23,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(trust.app, name="trust")
 app.command("issue")(handles_errors(licenses.issue))
 app.command("verify")(licenses.verify)
+app.command("code")(handles_errors(codes.code))
+app.command("present")(handles_errors(codes.present))
 
 
 def main() -> None:
