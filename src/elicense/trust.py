@@ -367,6 +367,9 @@ class TrustStore:
     def platform_key(self, platform: str, kid: str, now: int) -> KeyLookup:
         return self._lookup(platform, kid, now, platform=True)
 
+    def region_of_issuer(self, issuer: str) -> str | None:
+        return self._issuers.get(issuer)
+
     def platform_key_by_ref(self, region: str, ref: bytes, now: int) -> KeyLookup:
         """The region's platform key whose thumbprint starts with ``ref`` (compact codes
         carry 4 bytes instead of a 43-character kid); ambiguity is refused."""
