@@ -881,6 +881,18 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "License status not valid",
         "The status list entry holds a value other than valid (0).",
     ),
+    # --- storage ---
+    ErrorSpec("storage.unavailable", 503, "数据库不可用", "Database unavailable",
+              "The database cannot be reached; the request fails closed."),
+    ErrorSpec("storage.schema_outdated", 503, "数据库结构版本过旧", "Database schema out of date",
+              "The database schema is older than this version expects: run `elicense db "
+              "upgrade`."),
+    ErrorSpec("storage.bad_url", 422, "数据库地址无效", "Bad database URL",
+              "Only sqlite:///PATH, sqlite:///:memory: and postgresql://… URLs are supported."),
+    ErrorSpec("storage.conflict", 409, "记录已存在", "Record exists",
+              "A record with this key already exists (e.g. the same license number)."),
+    ErrorSpec("storage.not_found", 404, "记录不存在", "Record not found",
+              "No record with this key."),
     # --- masking ---
     ErrorSpec(
         "mask.unknown_rule",

@@ -1,0 +1,154 @@
+"""Storage ports: what the core and the use cases need from a database, and nothing more.
+
+The SQLite and PostgreSQL adapters implement these on one schema (``elicense.storage``);
+one contract test suite runs against both. Atomicity is part of each contract, not left to
+callers: a code's ``jti`` is consumed by one statement, a consent use cannot be overspent,
+issuing a license and allocating its status index happen in one transaction, an access
+record is durable when ``append`` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from elicense.records import (
+    AccessRecord,
+    Checkpoint,
+    ConsentRecord,
+    CredentialRecord,
+    HolderRecord,
+    IssuerRecord,
+    KeyRecord,
+    LicenseRecord,
+    Page,
+    RelyingPartyRecord,
+    StatusEvent,
+    StatusListRecord,
+)
+from elicense.replay import ReplayStore
+
+
+class Holders(Protocol):
+    def upsert(self, holder: HolderRecord) -> None: ...
+    def get(self, pseudonym: str) -> HolderRecord | None: ...
+
+
+class Issuers(Protocol):
+    def upsert(self, issuer: IssuerRecord) -> None: ...
+    def get(self, issuer_id: str) -> IssuerRecord | None: ...
+    def list(self) -> Sequence[IssuerRecord]: ...
+
+
+class Keys(Protocol):
+    def put(self, key: KeyRecord) -> None: ...
+    def get(self, kid: str) -> KeyRecord | None: ...
+    def for_owner(self, owner_id: str) -> Sequence[KeyRecord]: ...
+
+
+class NewLicense(Protocol):
+    """Builds the license once its status entry is known (inside the transaction)."""
+
+    def __call__(self, status_list_id: int, status_idx: int) -> LicenseRecord: ...
+
+
+class Licenses(Protocol):
+    def issue(self, owner_id: str, build: NewLicense) -> LicenseRecord:
+        """Allocate the next status entry of the owner's open list (creating a list when
+        the current one is full) and store the license, in one transaction."""
+        ...
+
+    def issue_many(self, owner_id: str, builds: Sequence[NewLicense]) -> list[LicenseRecord]:
+        """The same for a batch, in one transaction: all or nothing."""
+        ...
+
+    def get(self, license_id: str) -> LicenseRecord | None: ...
+    def get_by_number(
+        self, issuer_id: str, type_code: str, serial: str
+    ) -> LicenseRecord | None: ...
+    def for_holder(self, pseudonym: str) -> Sequence[LicenseRecord]: ...
+    def page(self, *, issuer_id: str | None, after: str | None, limit: int) -> Page: ...
+    def count(self) -> int: ...
+
+    def change_status(self, event: StatusEvent, apply: Callable[[int], int]) -> LicenseRecord:
+        """Apply a state change atomically: ``apply(current) -> new`` may raise to refuse;
+        the license row, the status list entry (and its version) and the event are written
+        together."""
+        ...
+
+    def events(self, license_id: str) -> Sequence[StatusEvent]: ...
+
+
+class StatusLists(Protocol):
+    def get(self, list_id: int) -> StatusListRecord | None: ...
+    def for_owner(self, owner_id: str) -> Sequence[StatusListRecord]: ...
+    def set_token(self, list_id: int, version: int, token: str) -> None:
+        """Store a signed token for ``version`` (ignored if the list has moved on)."""
+        ...
+
+
+class RelyingParties(Protocol):
+    def put(self, rp: RelyingPartyRecord) -> None: ...
+    def get(self, rp_id: str) -> RelyingPartyRecord | None: ...
+    def list(self) -> Sequence[RelyingPartyRecord]: ...
+
+
+class Credentials(Protocol):
+    def put(self, cred: CredentialRecord) -> None: ...
+    def get(self, key_id: str) -> CredentialRecord | None: ...
+    def revoke(self, key_id: str, at: int) -> None: ...
+    def for_owner(self, owner_id: str) -> Sequence[CredentialRecord]: ...
+
+
+class Consents(Protocol):
+    def put(self, consent: ConsentRecord) -> None: ...
+    def get(self, consent_id: str) -> ConsentRecord | None: ...
+    def for_holder(self, pseudonym: str) -> Sequence[ConsentRecord]: ...
+    def find_live(
+        self, pseudonym: str, rp_id: str, scenario_id: str, now: int
+    ) -> Sequence[ConsentRecord]: ...
+    def revoke(self, consent_id: str, at: int) -> bool: ...
+
+    def use(self, consent_id: str, now: int) -> bool:
+        """Count one use atomically: False if revoked, expired or ``max_uses`` reached.
+        Concurrent callers can never overspend."""
+        ...
+
+
+class AccessLog(Protocol):
+    def append(self, record: AccessRecord) -> AccessRecord:
+        """Assign ``seq``, chain the hash to the previous record and commit durably before
+        returning; raises if the write fails (callers fail closed)."""
+        ...
+
+    def records(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AccessRecord]: ...
+    def for_holder(self, pseudonym: str, *, after: str | None, limit: int) -> Page: ...
+    def for_rp(self, rp_id: str, *, after: str | None, limit: int) -> Page: ...
+    def counts(self, *, since: int | None = None) -> Sequence[tuple[str, str, str, int]]:
+        """(scenario, license type, relying party, count) — 服务次数."""
+        ...
+
+    def head(self) -> tuple[int, bytes]: ...
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+    def checkpoints(self) -> Sequence[Checkpoint]: ...
+
+
+class Storage(Protocol):
+    """Everything, from one database URL."""
+
+    holders: Holders
+    issuers: Issuers
+    keys: Keys
+    licenses: Licenses
+    status_lists: StatusLists
+    relying_parties: RelyingParties
+    credentials: Credentials
+    consents: Consents
+    access_log: AccessLog
+    replay: ReplayStore
+
+    def ping(self) -> None:
+        """Raise ``ElicenseError('storage.unavailable')`` when the database cannot answer."""
+        ...
+
+    def close(self) -> None: ...
