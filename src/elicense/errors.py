@@ -893,6 +893,31 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "A record with this key already exists (e.g. the same license number)."),
     ErrorSpec("storage.not_found", 404, "记录不存在", "Record not found",
               "No record with this key."),
+    # --- authentication, consent ---
+    ErrorSpec("auth.invalid", 401, "认证失败", "Authentication failed",
+              "The API key or session is missing, malformed, unknown, revoked or of the wrong "
+              "kind. One code for all of these, so responses reveal nothing about keys."),
+    ErrorSpec("auth.forbidden", 403, "无权访问", "Forbidden",
+              "The authenticated party may not act on this object (another party's record)."),
+    ErrorSpec("consent.missing", 403, "缺少持证人授权", "No consent",
+              "Neither the code nor a standing grant covers this scenario for this relying "
+              "party. The response is the same whether or not the holder has the license."),
+    ErrorSpec("consent.expired", 403, "授权已过期", "Consent expired",
+              "The standing grant's validity has ended."),
+    ErrorSpec("consent.exhausted", 403, "授权次数已用完", "Consent used up",
+              "The standing grant's maximum number of uses is reached."),
+    ErrorSpec("consent.revoked", 403, "授权已撤回", "Consent revoked",
+              "The holder revoked the standing grant."),
+    ErrorSpec("consent.bad_fields", 422, "授权字段超出场景范围", "Fields outside the scenario",
+              "A grant may only cover fields the scenario can show."),
+    ErrorSpec("consent.bad_purpose", 422, "用途说明无效", "Bad purpose",
+              "The purpose must be 1-200 characters."),
+    ErrorSpec("consent.bad_validity", 422, "授权期限无效", "Bad validity",
+              "A grant is valid for at most 90 days, and allows at least one use."),
+    ErrorSpec("consent.not_needed", 422, "该场景依法无需授权", "Scenario has a statutory basis",
+              "The scenario's legal basis is a statute; no consent is granted for it."),
+    ErrorSpec("audit.unavailable", 503, "用证记录写入失败", "Access record not written",
+              "The access record could not be committed, so no data is returned (fail closed)."),
     # --- masking ---
     ErrorSpec(
         "mask.unknown_rule",
