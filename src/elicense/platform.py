@@ -1,0 +1,459 @@
+"""The platform's use cases: what the service and the CLI call, over the storage ports.
+
+A ``Platform`` is one region's license library: its signing keys, the trust store of
+recognised regions, the catalog and scenarios, and a ``Storage``. Every method takes
+``now`` (and randomness where needed) from its caller, so the service, the CLI and the
+tests drive the same code with their own clocks.
+
+The online verify (``verify_scan``) is the heart: code → relying party → legal basis →
+licenses → disclosure → access record → data. The access record is committed before any
+personal data is returned; if it cannot be written, nothing is returned. Refusals are
+recorded too, with their code, and every refusal before the licenses are read looks the
+same whether or not the holder has them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from elicense import consent as consent_mod
+from elicense.audit import sign_checkpoint
+from elicense.catalog import Catalog, LicenseType
+from elicense.claims import day_start, local_date
+from elicense.codes import Kind, issue_code, pseudonym, verify_code
+from elicense.disclosure import DisclosedLicense, LicenseView, disclose
+from elicense.errors import ElicenseError
+from elicense.faces import validate_holder
+from elicense.jose.b64 import b64d
+from elicense.jose.keys import Signer
+from elicense.licenses import StatusRef, VerifiedLicense, issue_license, verify_license
+from elicense.ports import Storage
+from elicense.presentations import issue_presentation
+from elicense.records import (
+    AccessRecord,
+    ConsentRecord,
+    HolderRecord,
+    LicenseRecord,
+    RelyingPartyRecord,
+    StatusEvent,
+)
+from elicense.scenarios import Scenario, ScenarioSet
+from elicense.sdjwt import Rand
+from elicense.statuslist import (
+    Action,
+    Status,
+    StatusList,
+    status_list_token,
+    transition,
+)
+from elicense.trust import IssuerEntry, TrustStore
+
+STATUS_TTL = 300
+STATUS_LIFETIME = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOutcome:
+    """What a relying party gets back from a scan (all of it already recorded)."""
+
+    record_id: str
+    scenario: str
+    licenses: tuple[DisclosedLicense, ...]
+    basis: str
+    consent_id: str | None
+
+
+@dataclass
+class Platform:
+    region: str
+    platform_id: str
+    signer: Signer
+    pseudonym_key: bytes
+    trust: TrustStore
+    catalog: Catalog
+    scenarios: ScenarioSet
+    storage: Storage
+    issuer_signers: Mapping[str, Signer] = field(default_factory=dict)
+    _verified: dict[bytes, VerifiedLicense] = field(default_factory=dict, repr=False)
+
+    # --- holders and issuing ---------------------------------------------------------
+
+    def holder(self, holder_type: str, holder_code: str, now: int) -> str:
+        """Register (once) and return the holder's pseudonym (hex)."""
+        pid = pseudonym(self.pseudonym_key, holder_type, holder_code).hex()
+        if self.storage.holders.get(pid) is None:
+            self.storage.holders.upsert(HolderRecord(pid, holder_type, holder_code, now))
+        return pid
+
+    def issuer_entry(self, issuer_id: str) -> IssuerEntry:
+        entry = self.trust.trust_list(self.region).issuers.get(issuer_id)
+        if entry is None:
+            raise ElicenseError("trust.unknown_issuer")
+        return entry
+
+    def issue(
+        self,
+        *,
+        issuer_id: str,
+        license_type: LicenseType,
+        holder: str,
+        fields: Mapping[str, Any],
+        serial: str,
+        valid_from: dt.date,
+        valid_until: dt.date | None,
+        now: int,
+        rand: Rand,
+        alias: str | None = None,
+    ) -> LicenseRecord:
+        """Sign and store a license; its status index is allocated in the same transaction."""
+        signer = self.issuer_signers.get(issuer_id)
+        if signer is None:
+            raise ElicenseError("trust.unknown_key")
+        entry = self.issuer_entry(issuer_id)
+        holder_type, holder_code = validate_holder(license_type, holder, today=local_date(now))
+        pid = self.holder(holder_type, holder_code, now)
+
+        def build(status_list_id: int, status_idx: int) -> LicenseRecord:
+            uri = self._status_uri(status_list_id)
+            lic = issue_license(
+                license_type=license_type,
+                issuer=entry,
+                signer=signer,
+                holder=holder_code,
+                fields=fields,
+                serial=serial,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                now=now,
+                rand=rand,
+                status=StatusRef(uri, status_idx),
+            )
+            return LicenseRecord(
+                license_id=lic.license_id,
+                type_code=license_type.code,
+                issuer_id=issuer_id,
+                serial=serial,
+                version="001",
+                holder_pseudonym=pid,
+                status_list_id=status_list_id,
+                status_idx=status_idx,
+                issued_at=now,
+                valid_from=_day(valid_from),
+                valid_until=_day(valid_until + dt.timedelta(days=1)) if valid_until else None,
+                sd_jwt=lic.sd_jwt,
+                alias=alias,
+            )
+
+        return self.storage.licenses.issue(issuer_id, build)
+
+    def _status_uri(self, list_id: int) -> str:
+        lst = self.storage.status_lists.get(list_id)
+        if lst is None:
+            raise ElicenseError("storage.not_found")
+        return lst.uri
+
+    # --- status ----------------------------------------------------------------------
+
+    def change_status(
+        self, license_id: str, action: Action, *, reason: str, actor: str, now: int
+    ) -> LicenseRecord:
+        """Revoke / suspend / reinstate; only the license's issuer or the platform."""
+        lic = self.storage.licenses.get(license_id)
+        if lic is None:
+            raise ElicenseError("storage.not_found")
+        if actor not in (lic.issuer_id, self.platform_id):
+            raise ElicenseError("status.not_owner")
+        event = StatusEvent(license_id, action.value, reason, actor, now, lic.state, -1)
+        updated = self.storage.licenses.change_status(
+            event, lambda current: int(transition(Status(current), action))
+        )
+        self.publish_status_list(updated.status_list_id, now)
+        return updated
+
+    def publish_status_list(self, list_id: int, now: int) -> str:
+        """Re-sign the list's current version (the platform signs every list it keeps)."""
+        rec = self.storage.status_lists.get(list_id)
+        if rec is None:
+            raise ElicenseError("storage.not_found")
+        sl = StatusList(rec.size, rec.bits, rec.data)
+        token = status_list_token(
+            sl,
+            uri=rec.uri,
+            issuer=self.platform_id,
+            signer=self.signer,
+            now=now,
+            ttl=STATUS_TTL,
+            lifetime=STATUS_LIFETIME,
+        )
+        self.storage.status_lists.set_token(list_id, rec.version, token)
+        return token
+
+    def status_token(self, list_id: int, now: int) -> str:
+        """The current signed list, re-signed when stale or behind its data."""
+        rec = self.storage.status_lists.get(list_id)
+        if rec is None:
+            raise ElicenseError("storage.not_found")
+        if rec.token is None or now - _token_iat(rec.token) > STATUS_TTL // 2:
+            return self.publish_status_list(list_id, now)
+        return rec.token
+
+    # --- what a holder shows ---------------------------------------------------------
+
+    def code_for(
+        self,
+        holder_pseudonym: str,
+        *,
+        scenarios: Sequence[str],
+        now: int,
+        rand: Rand,
+        audience: str | None = None,
+        lifetime: int = 120,
+    ) -> str:
+        h = self.storage.holders.get(holder_pseudonym)
+        if h is None:
+            raise ElicenseError("storage.not_found")
+        kind = Kind.RESIDENT_CODE if h.holder_type == "111" else Kind.ENTERPRISE_CODE
+        numbers = [self.scenarios.get(s).number for s in scenarios]
+        return issue_code(
+            kind=kind,
+            signer=self.signer,
+            region=self.region,
+            sub=bytes.fromhex(holder_pseudonym),
+            scenarios=numbers,
+            now=now,
+            rand=rand,
+            audience=audience,
+            lifetime=lifetime,
+        )
+
+    def presentation_for(
+        self, holder_pseudonym: str, *, scenario_id: str, audience: str, now: int, rand: Rand
+    ) -> str:
+        scenario = self.scenarios.get(scenario_id)
+        views = self._views(holder_pseudonym, scenario, now)
+        return issue_presentation(
+            signer=self.signer,
+            region=self.region,
+            sub=bytes.fromhex(holder_pseudonym),
+            scenario=scenario,
+            audience=audience,
+            licenses=views,
+            now=now,
+            rand=rand,
+        )
+
+    # --- the online verify -----------------------------------------------------------
+
+    def verify_scan(
+        self, text: str, *, rp_id: str, scenario_id: str, now: int, request_id: str, rand: Rand
+    ) -> VerifyOutcome:
+        """Verify a scanned code for a relying party's scenario; record, then return."""
+        record_id = rand(16).hex()
+        holder: str | None = None
+        try:
+            rp = self.storage.relying_parties.get(rp_id)
+            scenario = self.scenarios.get(scenario_id)
+            consent_mod.check_relying_party(rp, scenario)
+            code = verify_code(
+                text, self.trust, now=now, replay=self.storage.replay, audience=rp_id
+            )
+            holder = code.pseudonym.hex()
+            grants = self.storage.consents.find_live(holder, rp_id, scenario.id, now)
+            basis = consent_mod.decide_basis(
+                scenario, code_scenarios=code.scenarios, grants=grants, now=now
+            )
+            if basis.consent_id is not None and not self.storage.consents.use(
+                basis.consent_id, now
+            ):
+                raise ElicenseError("consent.exhausted")
+            views = self._views(holder, scenario, now)
+            disclosed = disclose(scenario, views)
+            if basis.fields is not None:
+                disclosed = [_narrow(d, basis.fields) for d in disclosed]
+        except ElicenseError as exc:
+            self._record(
+                record_id,
+                now,
+                rp_id,
+                scenario_id,
+                holder,
+                (),
+                (),
+                "refused",
+                exc.code,
+                None,
+                request_id,
+            )
+            raise
+        self._record(
+            record_id,
+            now,
+            rp_id,
+            scenario_id,
+            holder,
+            tuple(d.license_id for d in disclosed),
+            tuple(sorted({k for d in disclosed for k in d.fields})),
+            "accepted",
+            None,
+            basis.consent_id,
+            request_id,
+        )
+        return VerifyOutcome(record_id, scenario.id, tuple(disclosed), basis.kind, basis.consent_id)
+
+    def _record(
+        self,
+        record_id: str,
+        now: int,
+        rp_id: str,
+        scenario_id: str,
+        holder: str | None,
+        license_ids: tuple[str, ...],
+        field_names: tuple[str, ...],
+        decision: str,
+        code: str | None,
+        consent_id: str | None,
+        request_id: str,
+    ) -> AccessRecord:
+        record = AccessRecord(
+            record_id,
+            now,
+            rp_id,
+            scenario_id,
+            holder,
+            license_ids,
+            field_names,
+            decision,
+            code,
+            consent_id,
+            request_id,
+        )
+        try:
+            return self.storage.access_log.append(record)
+        except ElicenseError:
+            raise ElicenseError("audit.unavailable") from None
+        except Exception:
+            raise ElicenseError("audit.unavailable") from None
+
+    def _views(self, holder: str, scenario: Scenario, now: int) -> list[LicenseView]:
+        """The holder's licenses of the scenario's types, verified, with their validity."""
+        wanted = {sl.type_code for sl in scenario.licenses}
+        views: list[LicenseView] = []
+        for rec in self.storage.licenses.for_holder(holder):
+            if rec.type_code not in wanted:
+                continue
+            try:
+                v = self._verify_stored(rec, now)
+            except ElicenseError:
+                continue  # expired, revoked or no longer trusted: not shown as valid
+            views.append(
+                LicenseView(
+                    rec.license_id,
+                    rec.type_code,
+                    v.fields,
+                    True,
+                    v.status.uri if v.status else None,
+                    v.status.idx if v.status else None,
+                    v.valid_until,
+                )
+            )
+        return views
+
+    def _verify_stored(self, rec: LicenseRecord, now: int) -> VerifiedLicense:
+        """Full verification of a stored license, the signature check cached per exact
+        SD-JWT text and trust-list version; time and status are checked every time."""
+        if rec.state != Status.VALID:
+            raise ElicenseError(
+                "license.revoked" if rec.state == Status.REVOKED else "license.suspended"
+            )
+        key = hashlib.sha256(
+            rec.sd_jwt.encode() + str(self.trust.trust_list(self.region).version).encode()
+        ).digest()
+        v = self._verified.get(key)
+        if v is None or (v.valid_until is not None and now >= v.valid_until):
+            v = verify_license(rec.sd_jwt, self.trust, now=now)
+            if len(self._verified) > 100_000:
+                self._verified.clear()
+            self._verified[key] = v
+        if v.valid_from is not None and v.valid_from > now + 60:
+            raise ElicenseError("license.not_yet_valid")
+        return v
+
+    # --- consent ---------------------------------------------------------------------
+
+    def grant(
+        self,
+        *,
+        holder: str,
+        rp_id: str,
+        scenario_id: str,
+        fields: Sequence[str],
+        purpose: str,
+        valid_until: int,
+        max_uses: int | None,
+        now: int,
+        rand: Rand,
+    ) -> tuple[ConsentRecord, str]:
+        rp = self.storage.relying_parties.get(rp_id)
+        if rp is None:
+            raise ElicenseError("storage.not_found")
+        c = consent_mod.grant(
+            holder=holder,
+            rp=rp,
+            scenario=self.scenarios.get(scenario_id),
+            fields=fields,
+            purpose=purpose,
+            valid_until=valid_until,
+            max_uses=max_uses,
+            now=now,
+            rand=rand,
+        )
+        self.storage.consents.put(c)
+        return c, consent_mod.receipt(c, signer=self.signer, platform=self.platform_id)
+
+    def revoke_consent(self, holder: str, consent_id: str, now: int) -> None:
+        c = self.storage.consents.get(consent_id)
+        if c is None or c.holder_pseudonym != holder:
+            raise ElicenseError("storage.not_found")
+        self.storage.consents.revoke(consent_id, now)
+
+    def register_rp(self, rp: RelyingPartyRecord) -> None:
+        for s in rp.scenarios:
+            self.scenarios.get(s)
+        self.storage.relying_parties.put(rp)
+
+    # --- audit -----------------------------------------------------------------------
+
+    def checkpoint(self, now: int) -> None:
+        seq, head = self.storage.access_log.head()
+        if seq:
+            self.storage.access_log.add_checkpoint(
+                sign_checkpoint(seq, head, now, self.signer, self.platform_id)
+            )
+
+
+def _narrow(d: DisclosedLicense, allowed: frozenset[str]) -> DisclosedLicense:
+    return DisclosedLicense(
+        d.license_id,
+        d.type_code,
+        {k: v for k, v in d.fields.items() if k in allowed},
+        d.valid,
+        d.masked & allowed,
+    )
+
+
+def _day(day: dt.date) -> int:
+    return day_start(day)
+
+
+def _token_iat(token: str) -> int:
+    """``iat`` of a token this platform signed (read back from storage, no trust needed)."""
+    try:
+        iat = json.loads(b64d(token.split(".")[1])).get("iat")
+    except (ValueError, IndexError, ElicenseError):
+        return 0
+    return iat if isinstance(iat, int) else 0
