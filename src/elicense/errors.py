@@ -918,6 +918,11 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "The scenario's legal basis is a statute; no consent is granted for it."),
     ErrorSpec("audit.unavailable", 503, "用证记录写入失败", "Access record not written",
               "The access record could not be committed, so no data is returned (fail closed)."),
+    # --- platform home ---
+    ErrorSpec("home.exists", 409, "平台目录已存在", "Platform home exists",
+              "The directory already holds a platform.yaml; refusing to overwrite keys."),
+    ErrorSpec("home.unreadable", 422, "平台目录无法读取", "Platform home unreadable",
+              "platform.yaml or a key file is missing or malformed; run `elicense init`."),
     # --- masking ---
     ErrorSpec(
         "mask.unknown_rule",

@@ -51,21 +51,7 @@ def save_private_key(signer: Signer, passphrase: bytes) -> bytes:
             serialization.BestAvailableEncryption(passphrase),
         )
     if isinstance(signer, Sm2Signer):
-        salt, nonce = os.urandom(16), os.urandom(12)
-        key = Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P).derive(passphrase)
-        sealed = AESGCM(key).encrypt(nonce, signer.secret, _SM2_LABEL.encode())
-        body = json.dumps(
-            {
-                "alg": "SM2SM3",
-                "kdf": {"name": "scrypt", "n": _SCRYPT_N, "r": _SCRYPT_R, "p": _SCRYPT_P,
-                        "salt": salt.hex()},
-                "nonce": nonce.hex(),
-                "sealed": sealed.hex(),
-            },
-            separators=(",", ":"),
-        ).encode()  # fmt: skip
-        b64 = base64.encodebytes(body).decode("ascii")
-        return f"-----BEGIN {_SM2_LABEL}-----\n{b64}-----END {_SM2_LABEL}-----\n".encode()
+        return _seal(_SM2_LABEL, signer.secret, passphrase)
     raise ElicenseError("key.unsupported", "only key-file signers can be saved")
 
 
@@ -85,19 +71,55 @@ def load_private_key(pem: bytes, passphrase: bytes) -> Signer:
     raise ElicenseError("key.unsupported")
 
 
-def _load_sm2(pem: bytes, passphrase: bytes) -> Signer:
+def _seal(label: str, secret: bytes, passphrase: bytes) -> bytes:
+    """scrypt + AES-256-GCM under a PEM armour named ``label`` (also authenticated)."""
+    _check_passphrase(passphrase)
+    salt, nonce = os.urandom(16), os.urandom(12)
+    key = Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P).derive(passphrase)
+    sealed = AESGCM(key).encrypt(nonce, secret, label.encode())
+    body = json.dumps(
+        {
+            "kdf": {"name": "scrypt", "n": _SCRYPT_N, "r": _SCRYPT_R, "p": _SCRYPT_P,
+                    "salt": salt.hex()},
+            "nonce": nonce.hex(),
+            "sealed": sealed.hex(),
+        },
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+    b64 = base64.encodebytes(body).decode("ascii")
+    return f"-----BEGIN {label}-----\n{b64}-----END {label}-----\n".encode()
+
+
+def _unseal(label: str, pem: bytes, passphrase: bytes) -> bytes:
     try:
         lines = pem.decode("ascii").strip().splitlines()
+        if lines[0] != f"-----BEGIN {label}-----":
+            raise ValueError(label)
         meta = json.loads(base64.b64decode("".join(lines[1:-1])))
         kdf = meta["kdf"]
         key = Scrypt(
             salt=bytes.fromhex(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]
         ).derive(passphrase)
-        secret = AESGCM(key).decrypt(
-            bytes.fromhex(meta["nonce"]), bytes.fromhex(meta["sealed"]), _SM2_LABEL.encode()
+        return AESGCM(key).decrypt(
+            bytes.fromhex(meta["nonce"]), bytes.fromhex(meta["sealed"]), label.encode()
         )
     except InvalidTag:
         raise ElicenseError("key.bad_passphrase") from None
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
         raise ElicenseError("key.bad_file") from None
-    return Sm2Signer(secret)
+
+
+_SECRET_LABEL = "ELICENSE SEALED SECRET"  # noqa: S105 - a PEM label
+
+
+def seal_secret(secret: bytes, passphrase: bytes) -> bytes:
+    """A symmetric secret (e.g. the pseudonym key) encrypted at rest like a private key."""
+    return _seal(_SECRET_LABEL, secret, passphrase)
+
+
+def open_secret(pem: bytes, passphrase: bytes) -> bytes:
+    return _unseal(_SECRET_LABEL, pem, passphrase)
+
+
+def _load_sm2(pem: bytes, passphrase: bytes) -> Signer:
+    return Sm2Signer(_unseal(_SM2_LABEL, pem, passphrase))
