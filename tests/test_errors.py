@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from elicense import ERROR_CODES, ElicenseError
+from elicense.errors import WARNING_CODES
+
+FILE_SUFFIXES = {"md", "py", "yaml", "yml", "json", "jwt", "pem", "db", "txt"}
 from elicense.docs import GENERATED
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -40,3 +43,22 @@ def test_error_carries_code_message_and_details() -> None:
 def test_generated_docs_are_current(name: str) -> None:
     committed = (DOCS / name).read_text(encoding="utf-8")
     assert committed == GENERATED[name](), f"docs/{name} is stale: run `make docs`"
+
+
+def test_every_code_like_literal_in_the_source_is_registered() -> None:
+    """A code passed around as a string (``_fail("…")``, ``b64d(text, "…")``, a refusal
+    variable) cannot reach a client unregistered: every literal shaped like one of our
+    codes must be in the registry."""
+    import ast
+
+    prefixes = {code.split(".")[0] for code in ERROR_CODES}
+    src = Path(__file__).resolve().parent.parent / "src" / "elicense"
+    missing = set()
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                m = re.fullmatch(r"([a-z_]+)\.([a-z][a-z0-9_]*)", node.value)
+                known = node.value in ERROR_CODES or node.value in WARNING_CODES
+                if m and m.group(1) in prefixes and m.group(2) not in FILE_SUFFIXES and not known:
+                    missing.add(f"{path.name}: {node.value}")
+    assert not missing, sorted(missing)

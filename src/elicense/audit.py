@@ -64,41 +64,59 @@ class Finding:
     detail: str
 
 
-def verify_chain(records: Iterable[AccessRecord]) -> list[Finding]:
-    """Walk the log in storage order and say where and how it was tampered with.
+_SEARCH = 64  # how far from its slot a moved record is looked for
 
-    The diagnosis distinguishes: a record whose own hash no longer matches its content
-    (edited); a gap in ``seq`` (deleted); a record whose ``prev_hash`` matches but whose
-    ``seq`` repeats or whose hash fits nowhere (inserted); two records that verify with
-    each other's predecessor (reordered).
+
+def _home_seq(r: AccessRecord, max_seq: int) -> int | None:
+    """The position a record's own hash says it was written at, if not its current one."""
+    for delta in range(1, _SEARCH + 1):
+        for s in (r.seq - delta, r.seq + delta):
+            if (
+                1 <= s <= max_seq + _SEARCH
+                and record_hash(r.prev_hash, replace(r, seq=s)) == r.hash
+            ):
+                return s
+    return None
+
+
+def verify_chain(records: Iterable[AccessRecord]) -> list[Finding]:
+    """Read the log in ``seq`` order and say where and how it was tampered with.
+
+    - ``edited``: a record's content no longer matches its own hash;
+    - ``deleted``: a gap in ``seq``;
+    - ``reordered``: a record's hash says it was written at another position (two records
+      whose ``seq`` were exchanged are both reported, each with where it belongs);
+    - ``inserted``: a record whose ``seq`` repeats, a copy of a record kept elsewhere, or a
+      record that does not chain to the one before it.
     """
+    items = sorted(records, key=lambda r: r.seq)
+    by_seq: dict[int, AccessRecord] = {}
+    for r in items:
+        by_seq.setdefault(r.seq, r)
+    max_seq = items[-1].seq if items else 0
     findings: list[Finding] = []
-    prev_hash, expect = GENESIS, 1
-    items = list(records)
-    i = 0
-    while i < len(items):
-        r = items[i]
-        if r.seq != expect:
-            if r.seq > expect and record_hash(r.prev_hash, r) == r.hash:
-                findings.append(
-                    Finding(expect, "deleted", f"records {expect}..{r.seq - 1} are missing")
-                )
-            elif i + 1 < len(items) and items[i + 1].seq == expect:
-                findings.append(
-                    Finding(expect, "reordered", f"record {r.seq} stands before record {expect}")
-                )
-                items[i], items[i + 1] = items[i + 1], items[i]
-                continue
+    prev: AccessRecord | None = None
+    prev_ok = True
+    expect = 1
+    for r in items:
+        if prev is not None and r.seq == prev.seq:
+            findings.append(Finding(r.seq, "inserted", "a second record with this position"))
+            continue
+        gap = r.seq > expect
+        if gap:
+            findings.append(Finding(expect, "deleted", f"records {expect}..{r.seq - 1} missing"))
+        own_ok = record_hash(r.prev_hash, r) == r.hash
+        if not own_ok:
+            home = _home_seq(r, max_seq)
+            if home is None:
+                findings.append(Finding(r.seq, "edited", "content does not match its hash"))
+            elif by_seq.get(home) is not None and by_seq[home].hash == r.hash:
+                findings.append(Finding(r.seq, "inserted", f"a copy of record {home}"))
             else:
-                findings.append(Finding(r.seq, "inserted", "a record out of sequence"))
-                i += 1
-                continue
-        if record_hash(r.prev_hash, r) != r.hash:
-            findings.append(Finding(r.seq, "edited", "content does not match its hash"))
-        elif r.prev_hash != prev_hash:
-            findings.append(Finding(r.seq, "inserted", "does not chain to the record before it"))
-        prev_hash, expect = r.hash, r.seq + 1
-        i += 1
+                findings.append(Finding(r.seq, "reordered", f"written as record {home}"))
+        elif not gap and prev_ok and r.prev_hash != (prev.hash if prev else GENESIS):
+            findings.append(Finding(r.seq, "inserted", "does not chain to the record before"))
+        prev, prev_ok, expect = r, own_ok, r.seq + 1
     return findings
 
 

@@ -882,47 +882,139 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The status list entry holds a value other than valid (0).",
     ),
     # --- storage ---
-    ErrorSpec("storage.unavailable", 503, "数据库不可用", "Database unavailable",
-              "The database cannot be reached; the request fails closed."),
-    ErrorSpec("storage.schema_outdated", 503, "数据库结构版本过旧", "Database schema out of date",
-              "The database schema is older than this version expects: run `elicense db "
-              "upgrade`."),
-    ErrorSpec("storage.bad_url", 422, "数据库地址无效", "Bad database URL",
-              "Only sqlite:///PATH, sqlite:///:memory: and postgresql://… URLs are supported."),
-    ErrorSpec("storage.conflict", 409, "记录已存在", "Record exists",
-              "A record with this key already exists (e.g. the same license number)."),
-    ErrorSpec("storage.not_found", 404, "记录不存在", "Record not found",
-              "No record with this key."),
+    ErrorSpec(
+        "storage.unavailable",
+        503,
+        "数据库不可用",
+        "Database unavailable",
+        "The database cannot be reached; the request fails closed.",
+    ),
+    ErrorSpec(
+        "storage.schema_outdated",
+        503,
+        "数据库结构版本过旧",
+        "Database schema out of date",
+        "The database schema is older than this version expects: run `elicense db upgrade`.",
+    ),
+    ErrorSpec(
+        "storage.bad_url",
+        422,
+        "数据库地址无效",
+        "Bad database URL",
+        "Only sqlite:///PATH, sqlite:///:memory: and postgresql://… URLs are supported.",
+    ),
+    ErrorSpec(
+        "storage.conflict",
+        409,
+        "记录已存在",
+        "Record exists",
+        "A record with this key already exists (e.g. the same license number).",
+    ),
+    ErrorSpec(
+        "storage.not_found", 404, "记录不存在", "Record not found", "No record with this key."
+    ),
     # --- authentication, consent ---
-    ErrorSpec("auth.invalid", 401, "认证失败", "Authentication failed",
-              "The API key or session is missing, malformed, unknown, revoked or of the wrong "
-              "kind. One code for all of these, so responses reveal nothing about keys."),
-    ErrorSpec("auth.forbidden", 403, "无权访问", "Forbidden",
-              "The authenticated party may not act on this object (another party's record)."),
-    ErrorSpec("consent.missing", 403, "缺少持证人授权", "No consent",
-              "Neither the code nor a standing grant covers this scenario for this relying "
-              "party. The response is the same whether or not the holder has the license."),
-    ErrorSpec("consent.expired", 403, "授权已过期", "Consent expired",
-              "The standing grant's validity has ended."),
-    ErrorSpec("consent.exhausted", 403, "授权次数已用完", "Consent used up",
-              "The standing grant's maximum number of uses is reached."),
-    ErrorSpec("consent.revoked", 403, "授权已撤回", "Consent revoked",
-              "The holder revoked the standing grant."),
-    ErrorSpec("consent.bad_fields", 422, "授权字段超出场景范围", "Fields outside the scenario",
-              "A grant may only cover fields the scenario can show."),
-    ErrorSpec("consent.bad_purpose", 422, "用途说明无效", "Bad purpose",
-              "The purpose must be 1-200 characters."),
-    ErrorSpec("consent.bad_validity", 422, "授权期限无效", "Bad validity",
-              "A grant is valid for at most 90 days, and allows at least one use."),
-    ErrorSpec("consent.not_needed", 422, "该场景依法无需授权", "Scenario has a statutory basis",
-              "The scenario's legal basis is a statute; no consent is granted for it."),
-    ErrorSpec("audit.unavailable", 503, "用证记录写入失败", "Access record not written",
-              "The access record could not be committed, so no data is returned (fail closed)."),
+    ErrorSpec(
+        "auth.invalid",
+        401,
+        "认证失败",
+        "Authentication failed",
+        "The API key or session is missing, malformed, unknown, revoked or of the wrong "
+        "kind. One code for all of these, so responses reveal nothing about keys.",
+    ),
+    ErrorSpec(
+        "auth.forbidden",
+        403,
+        "无权访问",
+        "Forbidden",
+        "The authenticated party may not act on this object (another party's record).",
+    ),
+    ErrorSpec(
+        "consent.missing",
+        403,
+        "缺少持证人授权",
+        "No consent",
+        "Neither the code nor a standing grant covers this scenario for this relying "
+        "party. The response is the same whether or not the holder has the license.",
+    ),
+    ErrorSpec(
+        "consent.expired",
+        403,
+        "授权已过期",
+        "Consent expired",
+        "The standing grant's validity has ended.",
+    ),
+    ErrorSpec(
+        "consent.exhausted",
+        403,
+        "授权次数已用完",
+        "Consent used up",
+        "The standing grant's maximum number of uses is reached.",
+    ),
+    ErrorSpec(
+        "consent.revoked",
+        403,
+        "授权已撤回",
+        "Consent revoked",
+        "The holder revoked the standing grant.",
+    ),
+    ErrorSpec(
+        "consent.bad_fields",
+        422,
+        "授权字段超出场景范围",
+        "Fields outside the scenario",
+        "A grant may only cover fields the scenario can show.",
+    ),
+    ErrorSpec(
+        "consent.bad_purpose",
+        422,
+        "用途说明无效",
+        "Bad purpose",
+        "The purpose must be 1-200 characters.",
+    ),
+    ErrorSpec(
+        "consent.bad_validity",
+        422,
+        "授权期限无效",
+        "Bad validity",
+        "A grant is valid for at most 90 days, and allows at least one use.",
+    ),
+    ErrorSpec(
+        "consent.not_needed",
+        422,
+        "该场景依法无需授权",
+        "Scenario has a statutory basis",
+        "The scenario's legal basis is a statute; no consent is granted for it.",
+    ),
+    ErrorSpec(
+        "audit.unavailable",
+        503,
+        "用证记录写入失败",
+        "Access record not written",
+        "The access record could not be committed, so no data is returned (fail closed).",
+    ),
     # --- platform home ---
-    ErrorSpec("home.exists", 409, "平台目录已存在", "Platform home exists",
-              "The directory already holds a platform.yaml; refusing to overwrite keys."),
-    ErrorSpec("home.unreadable", 422, "平台目录无法读取", "Platform home unreadable",
-              "platform.yaml or a key file is missing or malformed; run `elicense init`."),
+    ErrorSpec(
+        "home.exists",
+        409,
+        "平台目录已存在",
+        "Platform home exists",
+        "The directory already holds a platform.yaml; refusing to overwrite keys.",
+    ),
+    ErrorSpec(
+        "home.unreadable",
+        422,
+        "平台目录无法读取",
+        "Platform home unreadable",
+        "platform.yaml or a key file is missing or malformed; run `elicense init`.",
+    ),
+    ErrorSpec(
+        "license.missing",
+        403,
+        "缺少所需证照",
+        "Required license missing",
+        "The holder has no valid license of a type the scenario requires.",
+    ),
     # --- masking ---
     ErrorSpec(
         "mask.unknown_rule",
@@ -944,6 +1036,17 @@ def _build_registry(specs: tuple[ErrorSpec, ...]) -> Mapping[str, ErrorSpec]:
 
 
 ERROR_CODES: Mapping[str, ErrorSpec] = _build_registry(_SPECS)
+
+
+#: Warnings are reported next to a valid result (never raised): documented like errors.
+WARNING_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "uscc.organisation_code_check": "The GB 11714 check of positions 9-17 fails (common in "
+        "codes issued before the standard settled; the code stays valid).",
+        "uscc.unknown_authority": "Position 1 is not a registration authority GB 32100 lists.",
+        "uscc.unknown_kind": "Position 2 is not an organisation kind of that authority.",
+    }
+)
 
 
 class ElicenseError(Exception):
@@ -995,4 +1098,14 @@ def render_errors_markdown() -> str:
             f"| `{spec.code}` | {spec.http_status} | {spec.title_zh} | {spec.title_en} "
             f"| {spec.description} |"
         )
+    lines += [
+        "",
+        "## Warnings",
+        "",
+        "Reported beside a valid result, never raised.",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+    ]
+    lines += [f"| `{code}` | {text} |" for code, text in sorted(WARNING_CODES.items())]
     return "\n".join(lines) + "\n"
