@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from elicense import ERROR_CODES, ElicenseError
+from elicense.docs import GENERATED
 from elicense.errors import WARNING_CODES
 
 FILE_SUFFIXES = {"md", "py", "yaml", "yml", "json", "jwt", "pem", "db", "txt"}
-from elicense.docs import GENERATED
-
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
