@@ -1015,6 +1015,19 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Required license missing",
         "The holder has no valid license of a type the scenario requires.",
     ),
+    # --- the HTTP service ---
+    ErrorSpec("request.invalid", 422, "请求格式错误", "Invalid request",
+              "The request body or parameters do not match the API; details name the fields."),
+    ErrorSpec("request.too_large", 413, "请求过大", "Request too large",
+              "The request body exceeds the service's limit."),
+    ErrorSpec("request.rate_limited", 429, "请求过于频繁", "Too many requests",
+              "This relying party exceeded its request rate; retry after a moment."),
+    ErrorSpec("request.not_found", 404, "资源不存在", "Not found",
+              "No such endpoint or object (or it belongs to another party)."),
+    ErrorSpec("request.method_not_allowed", 405, "方法不允许", "Method not allowed",
+              "The endpoint does not accept this HTTP method."),
+    ErrorSpec("service.unavailable", 503, "服务暂不可用", "Service unavailable",
+              "The request could not be completed; nothing was disclosed."),
     # --- masking ---
     ErrorSpec(
         "mask.unknown_rule",

@@ -289,6 +289,7 @@ class Platform:
                 None,
                 request_id,
             )
+            exc.details["record_id"] = record_id  # the refusal is on the record too
             raise
         self._record(
             record_id,

@@ -1,0 +1,325 @@
+"""The HTTP API (``/v1``). Routes translate HTTP to ``Platform`` calls and nothing else."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from elicense import qr
+from elicense.errors import ElicenseError
+from elicense.records import ConsentRecord, LicenseRecord
+from elicense.statuslist import Action, Status
+from elicense_service.auth import Holder, Issuer, RelyingParty, RuntimeDep
+from elicense_service.models import (
+    AccessLogOut,
+    AccessRecordOut,
+    CodeRequest,
+    ConsentOut,
+    ConsentRequest,
+    DisclosedLicenseOut,
+    GrantOut,
+    IssuedOut,
+    LicenseOut,
+    LicenseRequest,
+    PresentationRequest,
+    QrOut,
+    StatusChange,
+    VerifyRequest,
+    VerifyResponse,
+)
+
+router = APIRouter(prefix="/v1")
+PROBLEM = {"model": dict[str, Any], "description": "RFC 9457 problem (application/problem+json)"}
+ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys(
+    (401, 403, 404, 409, 413, 422, 429, 503), PROBLEM
+)
+
+
+@router.post("/verify", response_model=VerifyResponse, responses=ERRORS, tags=["relying party"])
+def verify(
+    body: VerifyRequest, request: Request, rp: RelyingParty, rt: RuntimeDep
+) -> VerifyResponse:
+    """Verify a scanned code for one of the relying party's scenarios.
+
+    The access record is committed before the response is built; refusals are recorded too
+    and carry ``record_id``."""
+    p = rt.platform
+    try:
+        out = p.verify_scan(
+            body.text,
+            rp_id=rp,
+            scenario_id=body.scenario,
+            now=rt.clock(),
+            request_id=request.state.request_id,
+            rand=rt.rand,
+        )
+    except ElicenseError as exc:
+        rt.metrics.verifications.labels(body.scenario[:32], "refused", exc.code).inc()
+        raise
+    finally:
+        rt.after_record(p.storage.access_log.head()[0])
+    rt.metrics.verifications.labels(out.scenario, "accepted", "").inc()
+    return VerifyResponse(
+        record_id=out.record_id,
+        scenario=out.scenario,
+        basis=out.basis,
+        consent_id=out.consent_id,
+        licenses=[
+            DisclosedLicenseOut(
+                license_id=d.license_id,
+                type=d.type_code,
+                type_name=p.catalog.get(d.type_code).name_zh,
+                valid=d.valid,
+                fields=d.fields,
+                masked=sorted(d.masked),
+            )
+            for d in out.licenses
+        ],
+    )
+
+
+def _qr(text: str) -> QrOut:
+    info = qr.info(text)
+    return QrOut(
+        text=text,
+        qr_version=info.version,
+        qr_modules=info.modules,
+        png_base64=base64.b64encode(qr.png(text)).decode(),
+        svg=qr.svg(text).decode(),
+    )
+
+
+@router.post("/codes", response_model=QrOut, responses=ERRORS, tags=["holder"])
+def codes(body: CodeRequest, holder: Holder, rt: RuntimeDep) -> QrOut:
+    """A fresh resident or enterprise code (居民码/企业码) for the signed-in holder."""
+    text = rt.platform.code_for(
+        holder,
+        scenarios=body.scenarios,
+        now=rt.clock(),
+        rand=rt.rand,
+        audience=body.audience,
+        lifetime=body.lifetime,
+    )
+    return _qr(text)
+
+
+@router.post("/presentations", response_model=QrOut, responses=ERRORS, tags=["holder"])
+def presentations(body: PresentationRequest, holder: Holder, rt: RuntimeDep) -> QrOut:
+    """An offline presentation (亮证) of one scenario's fields, already masked."""
+    text = rt.platform.presentation_for(
+        holder, scenario_id=body.scenario, audience=body.audience, now=rt.clock(), rand=rt.rand
+    )
+    return _qr(text)
+
+
+def _license_out(rec: LicenseRecord) -> dict[str, Any]:
+    return {
+        "license_id": rec.license_id,
+        "type": rec.type_code,
+        "issuer": rec.issuer_id,
+        "state": Status(rec.state).name.lower(),
+        "issued_at": rec.issued_at,
+        "valid_from": rec.valid_from,
+        "valid_until": rec.valid_until,
+        "status_list": rec.status_list_id,
+        "status_idx": rec.status_idx,
+    }
+
+
+def _date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ElicenseError("request.invalid") from None
+
+
+@router.post(
+    "/licenses", response_model=IssuedOut, status_code=201, responses=ERRORS, tags=["issuer"]
+)
+def issue(body: LicenseRequest, issuer: Issuer, rt: RuntimeDep) -> IssuedOut:
+    """Sign and store a license in the issuer's name (its key is held by the platform)."""
+    p = rt.platform
+    now = rt.clock()
+    t = p.catalog.get(body.type)
+    start = _date(body.valid_from) or dt.date.fromtimestamp(now)
+    rec = p.issue(
+        issuer_id=issuer,
+        license_type=t,
+        holder=body.holder,
+        fields=body.fields,
+        serial=body.serial,
+        valid_from=start,
+        valid_until=_date(body.valid_until),
+        now=now,
+        rand=rt.rand,
+    )
+    return IssuedOut(**_license_out(rec), sd_jwt=rec.sd_jwt)
+
+
+def _own_license(rt: RuntimeDep, license_id: str, issuer: str) -> LicenseRecord:
+    rec = rt.platform.storage.licenses.get(license_id)
+    if rec is None or rec.issuer_id != issuer:
+        raise ElicenseError("request.not_found")  # another issuer's license: not even "exists"
+    return rec
+
+
+@router.get("/licenses/{license_id}", response_model=LicenseOut, responses=ERRORS, tags=["issuer"])
+def get_license(license_id: str, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
+    return LicenseOut(**_license_out(_own_license(rt, license_id, issuer)))
+
+
+def _change(
+    rt: RuntimeDep, license_id: str, issuer: str, action: Action, reason: str
+) -> LicenseOut:
+    _own_license(rt, license_id, issuer)
+    rec = rt.platform.change_status(license_id, action, reason=reason, actor=issuer, now=rt.clock())
+    return LicenseOut(**_license_out(rec))
+
+
+@router.post(
+    "/licenses/{license_id}/revoke", response_model=LicenseOut, responses=ERRORS, tags=["issuer"]
+)
+def revoke(license_id: str, body: StatusChange, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
+    return _change(rt, license_id, issuer, Action.REVOKE, body.reason)
+
+
+@router.post(
+    "/licenses/{license_id}/suspend", response_model=LicenseOut, responses=ERRORS, tags=["issuer"]
+)
+def suspend(license_id: str, body: StatusChange, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
+    return _change(rt, license_id, issuer, Action.SUSPEND, body.reason)
+
+
+@router.post(
+    "/licenses/{license_id}/reinstate", response_model=LicenseOut, responses=ERRORS, tags=["issuer"]
+)
+def reinstate(license_id: str, body: StatusChange, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
+    return _change(rt, license_id, issuer, Action.REINSTATE, body.reason)
+
+
+def _consent_out(c: ConsentRecord) -> ConsentOut:
+    return ConsentOut(
+        id=c.id,
+        rp_id=c.rp_id,
+        scenario=c.scenario_id,
+        fields=list(c.fields),
+        purpose=c.purpose,
+        created_at=c.created_at,
+        valid_until=c.valid_until,
+        max_uses=c.max_uses,
+        uses=c.uses,
+        revoked_at=c.revoked_at,
+    )
+
+
+@router.post(
+    "/consents", response_model=GrantOut, status_code=201, responses=ERRORS, tags=["holder"]
+)
+def grant(body: ConsentRequest, holder: Holder, rt: RuntimeDep) -> GrantOut:
+    """A standing grant (用证授权) with its signed receipt."""
+    now = rt.clock()
+    c, receipt = rt.platform.grant(
+        holder=holder,
+        rp_id=body.rp_id,
+        scenario_id=body.scenario,
+        fields=body.fields,
+        purpose=body.purpose,
+        valid_until=now + body.valid_days * 86400,
+        max_uses=body.max_uses,
+        now=now,
+        rand=rt.rand,
+    )
+    return GrantOut(consent=_consent_out(c), receipt=receipt)
+
+
+@router.get("/consents", response_model=list[ConsentOut], responses=ERRORS, tags=["holder"])
+def consents(holder: Holder, rt: RuntimeDep) -> list[ConsentOut]:
+    return [_consent_out(c) for c in rt.platform.storage.consents.for_holder(holder)]
+
+
+@router.delete("/consents/{consent_id}", status_code=204, responses=ERRORS, tags=["holder"])
+def revoke_consent(consent_id: str, holder: Holder, rt: RuntimeDep) -> Response:
+    """Revoke a grant; effective for the very next request."""
+    try:
+        rt.platform.revoke_consent(holder, consent_id, rt.clock())
+    except ElicenseError as exc:
+        if exc.code == "storage.not_found":
+            raise ElicenseError("request.not_found") from None
+        raise
+    return Response(status_code=204)
+
+
+@router.get("/me/access-log", response_model=AccessLogOut, responses=ERRORS, tags=["holder"])
+def access_log(
+    holder: Holder,
+    rt: RuntimeDep,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AccessLogOut:
+    """Every look at the holder's licenses (用证记录), accepted or refused."""
+    page = rt.platform.storage.access_log.for_holder(holder, after=after, limit=limit)
+    items = [
+        AccessRecordOut(
+            id=r.id,
+            at=r.at,
+            rp_id=r.rp_id,
+            scenario=r.scenario_id,
+            licenses=list(r.license_ids),
+            fields=list(r.field_names),
+            decision=r.decision,
+            code=r.code,
+        )
+        for r in page.items
+    ]
+    return AccessLogOut(items=items, after=page.after)
+
+
+# --- public, cacheable ----------------------------------------------------------------
+
+
+@router.get("/catalog", tags=["public"])
+def catalog(rt: RuntimeDep, response: Response) -> list[dict[str, Any]]:
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return [t.to_dict() for t in rt.platform.catalog]
+
+
+@router.get("/scenarios", tags=["public"])
+def scenarios(rt: RuntimeDep, response: Response) -> list[dict[str, Any]]:
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return [s.to_dict() for s in rt.platform.scenarios]
+
+
+@router.get(
+    "/trust-list", tags=["public"], responses={200: {"content": {"application/trustlist+jwt": {}}}}
+)
+def trust_list(rt: RuntimeDep) -> Response:
+    p = rt.platform
+    return Response(
+        p.trust.token(p.region),
+        media_type="application/trustlist+jwt",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get(
+    "/status-lists/{list_id}",
+    tags=["public"],
+    responses={200: {"content": {"application/statuslist+jwt": {}}}, 404: PROBLEM},
+)
+def status_list(list_id: int, rt: RuntimeDep) -> Response:
+    try:
+        token = rt.platform.status_token(list_id, rt.clock())
+    except ElicenseError as exc:
+        if exc.code == "storage.not_found":
+            raise ElicenseError("request.not_found") from None
+        raise
+    return Response(
+        token,
+        media_type="application/statuslist+jwt",
+        headers={"Cache-Control": "public, max-age=60"},
+    )
