@@ -19,6 +19,8 @@ Layout::
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from collections.abc import Sequence
@@ -233,3 +235,28 @@ def load_platform(home: Path, *, passphrase: bytes, storage: Storage, now: int) 
         storage=storage,
         issuer_signers=signers,
     )
+
+
+def status_key(pseudonym_key: bytes) -> bytes:
+    """The status-index permutation key, derived from the platform secret (a separate
+    use gets a separate key)."""
+    return hmac.new(pseudonym_key, b"elicense status-index permutation", hashlib.sha256).digest()
+
+
+def open_platform(
+    home: Path, *, passphrase: bytes, now: int, database_url: str | None = None
+) -> Platform:
+    """Open the home's database (or ``database_url``) and load the platform on it."""
+    from elicense.storage import open_storage  # noqa: PLC0415 - the adapter layer, on demand
+
+    cfg = HomeConfig.read(home)
+    try:
+        sealed = (home / "keys" / "pseudonym.key").read_bytes()
+    except OSError:
+        raise ElicenseError("home.unreadable", details={"file": "keys/pseudonym.key"}) from None
+    storage = open_storage(
+        database_url or cfg.database_url,
+        status_key=status_key(open_secret(sealed, passphrase)),
+        status_uri=cfg.status_base_url + "/{list_id}",
+    )
+    return load_platform(home, passphrase=passphrase, storage=storage, now=now)
