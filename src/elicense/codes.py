@@ -206,6 +206,39 @@ def issue_code(
     return seal(kind, w.bytes(), signer)
 
 
+def check_code(
+    text: str,
+    trust: TrustStore,
+    *,
+    now: int,
+    audience: str | None = None,
+    expect: Kind | None = None,
+) -> VerifiedCode:
+    """Everything but the single use: signature, time, kind, audience. Once this returns,
+    the pseudonym is authentic (callers may record refusals against it)."""
+    kind, body, sig = open_text(text)
+    if kind is Kind.PRESENTATION or (expect is not None and kind is not expect):
+        raise ElicenseError("code.wrong_kind")
+    r = Reader(body, "code.malformed")
+    env = read_envelope(r)
+    scenarios = tuple(r.u16() for _ in range(r.u8()))
+    aud = r.text() or None
+    r.end()
+    lookup = verify_envelope(env, body, sig, trust, now, max_lifetime=MAX_CODE_LIFETIME)
+    if aud is not None and aud != audience:
+        raise ElicenseError("code.wrong_audience")
+    return VerifiedCode(
+        kind, env.region, lookup.issuer.id, env.sub, scenarios, aud, env.iat, env.exp, env.jti
+    )
+
+
+def consume_code(replay: ReplayStore, code: VerifiedCode, now: int) -> None:
+    """Checklist 15: one use per (signing platform, jti), atomically, across workers."""
+    if not replay.consume(f"jti:{code.platform}", code.jti.hex(),
+                          expires_at=code.expires_at + MAX_LEEWAY, now=now):  # fmt: skip
+        raise ElicenseError("code.replayed")
+
+
 def verify_code(
     text: str,
     trust: TrustStore,
@@ -220,17 +253,6 @@ def verify_code(
     ``audience`` is this relying party: a code meant for another one is refused.
     ``expect`` restricts the kind (e.g. a counter that only takes enterprise codes).
     """
-    kind, body, sig = open_text(text)
-    if kind is Kind.PRESENTATION or (expect is not None and kind is not expect):
-        raise ElicenseError("code.wrong_kind")
-    r = Reader(body, "code.malformed")
-    env = read_envelope(r)
-    scenarios = tuple(r.u16() for _ in range(r.u8()))
-    aud = r.text() or None
-    r.end()
-    lookup = verify_envelope(env, body, sig, trust, now, max_lifetime=MAX_CODE_LIFETIME)
-    if aud is not None and aud != audience:
-        raise ElicenseError("code.wrong_audience")
-    consume_once(replay, lookup, env, now)
-    return VerifiedCode(kind, env.region, lookup.issuer.id, env.sub, scenarios, aud, env.iat,
-                        env.exp, env.jti)  # fmt: skip
+    code = check_code(text, trust, now=now, audience=audience, expect=expect)
+    consume_code(replay, code, now)
+    return code

@@ -25,7 +25,7 @@ from elicense import consent as consent_mod
 from elicense.audit import sign_checkpoint
 from elicense.catalog import Catalog, LicenseType
 from elicense.claims import day_start, local_date
-from elicense.codes import Kind, issue_code, pseudonym, verify_code
+from elicense.codes import Kind, check_code, consume_code, issue_code, pseudonym
 from elicense.disclosure import DisclosedLicense, LicenseView, disclose
 from elicense.errors import ElicenseError
 from elicense.faces import validate_holder
@@ -259,11 +259,16 @@ class Platform:
             rp = self.storage.relying_parties.get(rp_id)
             scenario = self.scenarios.get(scenario_id)
             consent_mod.check_relying_party(rp, scenario)
-            code = verify_code(
-                text, self.trust, now=now, replay=self.storage.replay, audience=rp_id
-            )
-            holder = code.pseudonym.hex()
-            grants = self.storage.consents.find_live(holder, rp_id, scenario.id, now)
+            code = check_code(text, self.trust, now=now, audience=rp_id)
+            holder = code.pseudonym.hex()  # authentic from here: refusals are the holder's to see
+            consume_code(self.storage.replay, code, now)
+            grants = list(self.storage.consents.find_live(holder, rp_id, scenario.id, now))
+            if not grants:  # nothing live: look at the rest only to name the refusal exactly
+                grants = [
+                    c
+                    for c in self.storage.consents.for_holder(holder)
+                    if c.rp_id == rp_id and c.scenario_id == scenario.id
+                ]
             basis = consent_mod.decide_basis(
                 scenario, code_scenarios=code.scenarios, grants=grants, now=now
             )
