@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from elicense.credentials import check_api_key, parse_api_key
 from elicense.errors import ElicenseError
@@ -25,11 +26,17 @@ def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-def _bearer(authorization: str | None, api_key: str | None) -> str:
+_bearer_scheme = HTTPBearer(auto_error=False, description="API key (`elk_…`) or holder session")
+_api_key_scheme = APIKeyHeader(name="X-Api-Key", auto_error=False, description="API key (`elk_…`)")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer_scheme)]
+ApiKeyDep = Annotated[str | None, Security(_api_key_scheme)]
+
+
+def _token(bearer: HTTPAuthorizationCredentials | None, api_key: str | None) -> str:
     if api_key:
         return api_key
-    if authorization and authorization.startswith("Bearer "):
-        return authorization[7:].strip()
+    if bearer is not None and bearer.credentials:
+        return bearer.credentials
     raise ElicenseError("auth.invalid")
 
 
@@ -38,32 +45,22 @@ def _api_key_owner(rt: Runtime, token: str, kind: str) -> str:
     return check_api_key(rt.platform.storage.credentials.get(key_id), secret, owner_kind=kind)
 
 
-def relying_party(
-    rt: RuntimeDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> str:
-    rp_id = _api_key_owner(rt, _bearer(authorization, x_api_key), "rp")
+def relying_party(rt: RuntimeDep, bearer: BearerDep, api_key: ApiKeyDep) -> str:
+    rp_id = _api_key_owner(rt, _token(bearer, api_key), "rp")
     if not rt.limiter.allow(rp_id, rt.clock()):
         raise ElicenseError("request.rate_limited")
     return rp_id
 
 
-def issuer(
-    rt: RuntimeDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> str:
-    return _api_key_owner(rt, _bearer(authorization, x_api_key), "issuer")
+def issuer(rt: RuntimeDep, bearer: BearerDep, api_key: ApiKeyDep) -> str:
+    return _api_key_owner(rt, _token(bearer, api_key), "issuer")
 
 
-def holder(
-    rt: RuntimeDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> str:
-    token = _bearer(authorization, None)
+def holder(rt: RuntimeDep, bearer: BearerDep) -> str:
     p = rt.platform
-    return verify_holder_session(token, p.trust, platform=p.platform_id, now=rt.clock())
+    return verify_holder_session(
+        _token(bearer, None), p.trust, platform=p.platform_id, now=rt.clock()
+    )
 
 
 RelyingParty = Annotated[str, Depends(relying_party)]

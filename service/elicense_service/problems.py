@@ -17,9 +17,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from elicense.errors import ERROR_CODES, ElicenseError
 
 MEDIA_TYPE = "application/problem+json"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string", "description": "中文标题"},
+        "title_en": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable dotted error code (docs/errors.md)"},
+        "record_id": {"type": "string", "description": "The access record of a refused scan"},
+        "fields": {"type": "array", "items": {"type": "string"}},
+    },
+}
 PROBLEM_RESPONSE: dict[str, Any] = {
     "description": "RFC 9457 problem details",
-    "content": {MEDIA_TYPE: {"schema": {"type": "object"}}},
+    "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
 }
 log = logging.getLogger("elicense.service")
 

@@ -6,7 +6,7 @@ import base64
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from elicense import qr
 from elicense.errors import ElicenseError
@@ -30,9 +30,11 @@ from elicense_service.models import (
     VerifyRequest,
     VerifyResponse,
 )
+from elicense_service.problems import PROBLEM_RESPONSE
 
 router = APIRouter(prefix="/v1")
-PROBLEM = {"model": dict[str, Any], "description": "RFC 9457 problem (application/problem+json)"}
+LicenseId = Annotated[str, Path(max_length=200)]
+PROBLEM = PROBLEM_RESPONSE
 ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys(
     (401, 403, 404, 409, 413, 422, 429, 503), PROBLEM
 )
@@ -169,7 +171,7 @@ def _own_license(rt: RuntimeDep, license_id: str, issuer: str) -> LicenseRecord:
 
 
 @router.get("/licenses/{license_id}", response_model=LicenseOut, responses=ERRORS, tags=["issuer"])
-def get_license(license_id: str, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
+def get_license(license_id: LicenseId, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
     return LicenseOut(**_license_out(_own_license(rt, license_id, issuer)))
 
 
@@ -184,21 +186,25 @@ def _change(
 @router.post(
     "/licenses/{license_id}/revoke", response_model=LicenseOut, responses=ERRORS, tags=["issuer"]
 )
-def revoke(license_id: str, body: StatusChange, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
+def revoke(license_id: LicenseId, body: StatusChange, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
     return _change(rt, license_id, issuer, Action.REVOKE, body.reason)
 
 
 @router.post(
     "/licenses/{license_id}/suspend", response_model=LicenseOut, responses=ERRORS, tags=["issuer"]
 )
-def suspend(license_id: str, body: StatusChange, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
+def suspend(
+    license_id: LicenseId, body: StatusChange, issuer: Issuer, rt: RuntimeDep
+) -> LicenseOut:
     return _change(rt, license_id, issuer, Action.SUSPEND, body.reason)
 
 
 @router.post(
     "/licenses/{license_id}/reinstate", response_model=LicenseOut, responses=ERRORS, tags=["issuer"]
 )
-def reinstate(license_id: str, body: StatusChange, issuer: Issuer, rt: RuntimeDep) -> LicenseOut:
+def reinstate(
+    license_id: LicenseId, body: StatusChange, issuer: Issuer, rt: RuntimeDep
+) -> LicenseOut:
     return _change(rt, license_id, issuer, Action.REINSTATE, body.reason)
 
 
@@ -243,7 +249,9 @@ def consents(holder: Holder, rt: RuntimeDep) -> list[ConsentOut]:
 
 
 @router.delete("/consents/{consent_id}", status_code=204, responses=ERRORS, tags=["holder"])
-def revoke_consent(consent_id: str, holder: Holder, rt: RuntimeDep) -> Response:
+def revoke_consent(
+    consent_id: Annotated[str, Path(max_length=64)], holder: Holder, rt: RuntimeDep
+) -> Response:
     """Revoke a grant; effective for the very next request."""
     try:
         rt.platform.revoke_consent(holder, consent_id, rt.clock())
@@ -311,7 +319,7 @@ def trust_list(rt: RuntimeDep) -> Response:
     tags=["public"],
     responses={200: {"content": {"application/statuslist+jwt": {}}}, 404: PROBLEM},
 )
-def status_list(list_id: int, rt: RuntimeDep) -> Response:
+def status_list(list_id: Annotated[int, Path(ge=1, le=2**31 - 1)], rt: RuntimeDep) -> Response:
     try:
         token = rt.platform.status_token(list_id, rt.clock())
     except ElicenseError as exc:

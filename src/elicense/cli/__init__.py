@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from elicense.cli import catalog, codes, ids, keys, licenses, trust
+from elicense.cli import catalog, codes, db, ids, keys, licenses, platform_cmds, trust
 from elicense.cli._common import handles_errors
 
 app = typer.Typer(
@@ -21,10 +21,20 @@ app.add_typer(ids.app, name="id")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(keys.app, name="keys")
 app.add_typer(trust.app, name="trust")
+app.add_typer(db.app, name="db")
 app.command("issue")(handles_errors(licenses.issue))
 app.command("verify")(licenses.verify)
 app.command("code")(handles_errors(codes.code))
 app.command("present")(handles_errors(codes.present))
+app.command("init")(platform_cmds.init)
+app.command("serve")(platform_cmds.serve)
+app.command("revoke")(platform_cmds.revoke)
+app.command("suspend")(platform_cmds.suspend)
+app.command("reinstate")(platform_cmds.reinstate)
+app.add_typer(platform_cmds.status_app, name="status")
+app.add_typer(platform_cmds.rp_app, name="rp")
+app.add_typer(platform_cmds.consent_app, name="consent")
+app.add_typer(platform_cmds.audit_app, name="audit")
 
 
 def main() -> None:

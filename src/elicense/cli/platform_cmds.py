@@ -29,7 +29,7 @@ from elicense.credentials import new_api_key
 from elicense.errors import ElicenseError
 from elicense.home import init_home
 from elicense.platform import Platform
-from elicense.records import RelyingPartyRecord
+from elicense.records import AccessRecord, RelyingPartyRecord
 from elicense.statuslist import Action, describe, verify_status_list_token
 
 HOME_ENV = "ELICENSE_HOME"
@@ -410,7 +410,8 @@ def audit_verify(
     """Check the hash chain and every signed checkpoint; say which record is wrong and how."""
     p = open_platform(home, database_url=database_url)
     log = p.storage.access_log
-    records, after = [], 0
+    records: list[AccessRecord] = []
+    after = 0
     while True:
         batch = log.records(after_seq=after, limit=5000)
         if not batch:
@@ -477,16 +478,16 @@ def audit_stats(
     """服务次数: counts per scenario, license type and relying party."""
     p = open_platform(home)
     since = int(time.time()) - since_days * 86400 if since_days else None
-    rows = [
-        {"scenario": s, "license_type": t, "relying_party": r, "count": n}
-        for s, t, r, n in p.storage.access_log.counts(since=since)
-    ]
+    counts = list(p.storage.access_log.counts(since=since))
     if as_json:
-        print_json(rows)
+        print_json(
+            [
+                {"scenario": s, "license_type": t, "relying_party": r, "count": n}
+                for s, t, r, n in counts
+            ]
+        )
         return
     table = Table("scenario", "license type", "relying party", "count")
-    for row in rows:
-        table.add_row(
-            row["scenario"], row["license_type"] or "-", row["relying_party"], str(row["count"])
-        )
+    for s, t, r, n in counts:
+        table.add_row(s, t or "-", r, str(n))
     console.print(table)

@@ -1,0 +1,248 @@
+"""Database URLs, engines and transactions: the only place that knows about dialects.
+
+One URL chooses the database:
+
+* ``sqlite:///path/to/file.db`` (relative to the working directory; ``sqlite:////abs``
+  for an absolute path) or ``sqlite:///:memory:``;
+* ``postgresql://user@host:5432/db`` (also ``postgres://`` and ``postgresql+psycopg://``),
+  driven by psycopg 3 through a pooled engine. An optional ``?schema=NAME`` query
+  parameter (or the ``schema`` argument) puts every table in that schema by setting
+  ``search_path`` on each connection; the test suite uses it to give every test its own
+  schema.
+
+SQLite is opened in WAL mode (readers never block the writer), with foreign keys on and a
+10 s busy time-out. Write transactions start with ``BEGIN IMMEDIATE`` so that concurrent
+writers (threads or processes) queue on the database lock instead of failing half-way
+with "database is locked" when a read transaction tries to upgrade itself.
+
+Every database failure leaves this module as an ``ElicenseError``: ``storage.conflict``
+for a unique-key violation, ``storage.unavailable`` (or the caller's code, e.g.
+``replay.unavailable``) for everything else. Messages never carry row values: driver
+messages can quote the offending key, and that key may be personal data.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from elicense.errors import ElicenseError
+
+#: Execution option marking a connection whose next transaction writes.
+WRITE = "elicense_write"
+BUSY_TIMEOUT_S = 10.0
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A parsed database URL: which kind, the SQLAlchemy URL, and the schema if any."""
+
+    kind: str
+    """``sqlite`` or ``postgresql``."""
+    url: URL
+    memory: bool
+    schema: str | None
+
+
+def parse_url(url: str, schema: str | None = None) -> Target:
+    """Accept only the URL forms elicense supports; anything else is ``storage.bad_url``."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ElicenseError("storage.bad_url", details={"reason": "not a database URL"}) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        if parsed.query or parsed.host or parsed.username:
+            raise ElicenseError("storage.bad_url", details={"reason": "sqlite:///PATH only"})
+        if schema is not None:
+            raise ElicenseError("storage.bad_url", details={"reason": "schema is PostgreSQL only"})
+        database = parsed.database or ":memory:"
+        memory = database == ":memory:"
+        return Target("sqlite", parsed.set(drivername="sqlite+pysqlite"), memory, None)
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        query = dict(parsed.query)
+        from_url = query.pop("schema", None)
+        if isinstance(from_url, tuple):
+            raise ElicenseError("storage.bad_url", details={"reason": "schema given twice"})
+        if schema is not None and from_url is not None and schema != from_url:
+            raise ElicenseError("storage.bad_url", details={"reason": "two different schemas"})
+        chosen = schema if schema is not None else from_url
+        if chosen is not None and not _SCHEMA_NAME.match(chosen):
+            raise ElicenseError("storage.bad_url", details={"reason": "bad schema name"})
+        pg = parsed.set(drivername="postgresql+psycopg", query=query)
+        return Target("postgresql", pg, False, chosen)
+    raise ElicenseError(
+        "storage.bad_url", details={"reason": f"unsupported scheme {parsed.drivername!r}"}
+    )
+
+
+def make_engine(target: Target, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine configured for elicense's transaction rules (see the module docstring)."""
+    if target.kind == "postgresql":
+        connect_args: dict[str, Any] = {"connect_timeout": 10}
+        if target.schema is not None:
+            connect_args["options"] = f"-csearch_path={target.schema}"
+        return create_engine(
+            target.url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            connect_args=connect_args,
+        )
+    if target.memory:
+        # One in-memory database must outlive checkouts, so one connection is shared and
+        # ``Database`` serialises its use with a lock.
+        engine = create_engine(
+            target.url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+        )
+    else:
+        engine = create_engine(
+            target.url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            connect_args={"timeout": BUSY_TIMEOUT_S},
+        )
+    _sqlite_events(engine, wal=not target.memory)
+    return engine
+
+
+def _sqlite_events(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 module so that ``_on_begin`` decides it.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if wal:
+                cur.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit (an access record, a consumed code) survives power loss.
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get(WRITE) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An engine plus the transaction discipline every adapter uses."""
+
+    def __init__(self, target: Target, engine: Engine) -> None:
+        self.target = target
+        self.engine = engine
+        self.kind = target.kind
+        self._lock: AbstractContextManager[Any] = (
+            threading.Lock() if target.memory else nullcontext()
+        )
+        self._active: ContextVar[Connection | None] = ContextVar(
+            f"elicense_storage_{id(self)}", default=None
+        )
+
+    def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        """The dialect's INSERT, which knows ``ON CONFLICT``."""
+        if self.kind == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    @contextmanager
+    def read(self, unavailable: str = "storage.unavailable") -> Iterator[Connection]:
+        """For lookups. On SQLite a deferred transaction (one WAL snapshot); on PostgreSQL
+        autocommit, each statement its own snapshot — no adapter read needs two
+        statements to agree, and it saves the BEGIN and COMMIT round trips on every
+        lookup of the verify path."""
+        with self._transaction(write=False, autocommit=True, unavailable=unavailable) as conn:
+            yield conn
+
+    @contextmanager
+    def write(
+        self, unavailable: str = "storage.unavailable", *, single: bool = False
+    ) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on any error.
+
+        ``single=True`` promises the block runs exactly one statement, which PostgreSQL
+        then runs as its own (atomic) transaction in autocommit mode. SQLite keeps
+        ``BEGIN IMMEDIATE`` even then: an autocommit statement there starts as a reader
+        and can fail to upgrade to a writer under contention."""
+        with self._transaction(write=True, autocommit=single, unavailable=unavailable) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(
+        self, *, write: bool, autocommit: bool, unavailable: str
+    ) -> Iterator[Connection]:
+        active = self._active.get()
+        if active is not None:
+            # Called from inside a transaction on this thread (a ``build`` callback
+            # reading its new status list): join it, so the caller sees its own
+            # uncommitted rows and never waits on the lock its own transaction holds.
+            yield active
+            return
+        try:
+            with self._lock, self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE: True})
+                if autocommit and self.kind == "postgresql":
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                with conn.begin():
+                    token = self._active.set(conn)
+                    try:
+                        yield conn
+                    finally:
+                        self._active.reset(token)
+        except IntegrityError as exc:
+            raise ElicenseError("storage.conflict", details=_conflict_details(exc)) from None
+        except DBAPIError as exc:
+            raise ElicenseError(unavailable, details=_failure_details(exc)) from None
+        except SQLAlchemyError as exc:
+            raise ElicenseError(unavailable, details={"reason": type(exc).__name__}) from None
+
+    def ping(self) -> None:
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _conflict_details(exc: IntegrityError) -> dict[str, Any]:
+    """Which constraint, never which value (PostgreSQL quotes the duplicate key)."""
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return {"constraint": name}
+    match = re.match(r"(UNIQUE|FOREIGN KEY|NOT NULL) constraint failed(: [\w., ]+)?", str(orig))
+    if match:
+        return {"constraint": match.group(0)}
+    return {}
+
+
+def _failure_details(exc: DBAPIError) -> dict[str, Any]:
+    """Connection-level messages help operators and carry no row data; others are named
+    by class and SQLSTATE only."""
+    orig = exc.orig
+    out: dict[str, Any] = {"reason": type(orig).__name__}
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        out["sqlstate"] = sqlstate
+    if exc.connection_invalidated or type(orig).__name__ in ("OperationalError", "InterfaceError"):
+        out["message"] = str(orig).splitlines()[0][:200] if str(orig) else ""
+    return out

@@ -1,0 +1,361 @@
+"""Licenses and their status lists: issuance, lookups, status changes.
+
+Issuing is one transaction per call (one license or a whole batch): lock the owner's open
+status list, take the next counters, map each through the keyed permutation to an index,
+let the caller build (and sign) each license for its entry, insert all rows with one
+``executemany``, advance the list. Either the list's counter and every license of the
+batch are committed, or none of them are — a killed process or a duplicate license
+number leaves nothing half-written, and an index is never handed out twice.
+
+Locking: PostgreSQL takes ``SELECT … FOR NO KEY UPDATE`` on the list row (workers issuing
+for the same owner queue there; other owners are unaffected); SQLite's write transactions
+start with ``BEGIN IMMEDIATE`` and so are serialised by the database lock. Only one list
+per owner is open at a time (``UNIQUE(owner_id, is_open)``): if two PostgreSQL workers
+both try to open an owner's first list, one insert fails and that transaction is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from elicense.errors import ElicenseError
+from elicense.ports import NewLicense
+from elicense.records import LicenseRecord, Page, StatusEvent, StatusListRecord
+from elicense.statuslist import IndexPermutation, StatusList
+from elicense.storage.db import Database
+from elicense.storage.schema import licenses, status_events, status_lists
+
+_RETRIES = 3
+
+
+class _OpenListRace(Exception):
+    """Another worker opened the owner's list first: retry the whole transaction."""
+
+
+class ListSettings:
+    """How new status lists are shaped, and the permutation key for their indexes."""
+
+    def __init__(self, key: bytes, uri: str, size: int, bits: int) -> None:
+        StatusList(size, bits)  # validates size and bits up front
+        if size < 4:
+            raise ValueError("status lists need at least 4 entries")
+        self.uri = uri
+        self.size = size
+        self.bits = bits
+        self._key = key
+        self._perms: dict[int, IndexPermutation] = {}
+
+    def permutation(self, size: int) -> IndexPermutation:
+        """Lists keep the size they were created with, even if the setting changes."""
+        perm = self._perms.get(size)
+        if perm is None:
+            perm = self._perms[size] = IndexPermutation(self._key, size)
+        return perm
+
+
+def license_row(rec: LicenseRecord) -> dict[str, Any]:
+    return {
+        "license_id": rec.license_id,
+        "type_code": rec.type_code,
+        "issuer_id": rec.issuer_id,
+        "serial": rec.serial,
+        "version": rec.version,
+        "holder_pseudonym": rec.holder_pseudonym,
+        "status_list_id": rec.status_list_id,
+        "status_idx": rec.status_idx,
+        "issued_at": rec.issued_at,
+        "valid_from": rec.valid_from,
+        "valid_until": rec.valid_until,
+        "sd_jwt": rec.sd_jwt,
+        "state": rec.state,
+        "alias": rec.alias,
+    }
+
+
+def _license(row: Row[Any]) -> LicenseRecord:
+    return LicenseRecord(
+        license_id=row.license_id,
+        type_code=row.type_code,
+        issuer_id=row.issuer_id,
+        serial=row.serial,
+        version=row.version,
+        holder_pseudonym=row.holder_pseudonym,
+        status_list_id=row.status_list_id,
+        status_idx=row.status_idx,
+        issued_at=row.issued_at,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        sd_jwt=row.sd_jwt,
+        state=row.state,
+        alias=row.alias,
+    )
+
+
+def _status_list(row: Row[Any]) -> StatusListRecord:
+    return StatusListRecord(
+        id=row.id,
+        owner_id=row.owner_id,
+        uri=row.uri,
+        bits=row.bits,
+        size=row.size,
+        data=bytes(row.data),
+        next_counter=row.next_counter,
+        version=row.version,
+        token=row.token,
+    )
+
+
+class _OpenList:
+    """The list being filled inside one issuing transaction."""
+
+    def __init__(self, row: Row[Any]) -> None:
+        self.id: int = row.id
+        self.size: int = row.size
+        self.bits: int = row.bits
+        self.counter: int = row.next_counter
+        self.data = StatusList(row.size, row.bits, bytes(row.data))
+        self.dirty = False
+
+    @property
+    def full(self) -> bool:
+        return self.counter >= self.size
+
+
+class SqlLicenses:
+    def __init__(self, db: Database, settings: ListSettings) -> None:
+        self._db = db
+        self._settings = settings
+
+    # --- issuing ---------------------------------------------------------------------
+
+    def issue(self, owner_id: str, build: NewLicense) -> LicenseRecord:
+        return self.issue_many(owner_id, [build])[0]
+
+    def issue_many(self, owner_id: str, builds: Sequence[NewLicense]) -> list[LicenseRecord]:
+        if not builds:
+            return []
+        for _ in range(_RETRIES):
+            try:
+                with self._db.write() as conn:
+                    return self._issue(conn, owner_id, builds)
+            except _OpenListRace:
+                continue
+        raise ElicenseError(
+            "storage.unavailable", details={"reason": "status list contention, retries exhausted"}
+        )
+
+    def _issue(
+        self, conn: Connection, owner_id: str, builds: Sequence[NewLicense]
+    ) -> list[LicenseRecord]:
+        current = self._lock_open_list(conn, owner_id)
+        records: list[LicenseRecord] = []
+        for build in builds:
+            if current.full:
+                self._save(conn, current, close=True)
+                current = self._new_list(conn, owner_id)
+            idx = self._settings.permutation(current.size).index(current.counter, current.id)
+            current.counter += 1
+            rec = build(current.id, idx)
+            if (rec.status_list_id, rec.status_idx) != (current.id, idx):
+                raise ElicenseError(
+                    "storage.conflict",
+                    "the license does not carry the status entry allocated to it",
+                    details={"license_id": rec.license_id},
+                )
+            if rec.state:
+                current.data[idx] = rec.state
+                current.dirty = True
+            records.append(rec)
+        self._save(conn, current, close=current.full)
+        conn.execute(licenses.insert(), [license_row(r) for r in records])
+        return records
+
+    def _lock_open_list(self, conn: Connection, owner_id: str) -> _OpenList:
+        stmt = (
+            select(status_lists)
+            .where(status_lists.c.owner_id == owner_id, status_lists.c.is_open == 1)
+            .with_for_update(key_share=True)
+        )
+        row = conn.execute(stmt).first()
+        if row is None:
+            return self._new_list(conn, owner_id)
+        return _OpenList(row)
+
+    def _new_list(self, conn: Connection, owner_id: str) -> _OpenList:
+        s = self._settings
+        empty = bytes((s.size * s.bits + 7) // 8)
+        try:
+            with conn.begin_nested():
+                result = conn.execute(
+                    status_lists.insert().values(
+                        owner_id=owner_id,
+                        uri="",
+                        bits=s.bits,
+                        size=s.size,
+                        data=empty,
+                        next_counter=0,
+                        version=1,
+                        token=None,
+                        is_open=1,
+                    )
+                )
+        except IntegrityError:
+            raise _OpenListRace from None
+        pk = result.inserted_primary_key
+        if pk is None:  # pragma: no cover - both dialects return the key
+            raise ElicenseError("storage.unavailable", details={"reason": "no list id"})
+        list_id = int(pk[0])
+        conn.execute(
+            update(status_lists)
+            .where(status_lists.c.id == list_id)
+            .values(uri=s.uri.format(owner=owner_id, list_id=list_id))
+        )
+        row = conn.execute(select(status_lists).where(status_lists.c.id == list_id)).one()
+        return _OpenList(row)
+
+    def _save(self, conn: Connection, lst: _OpenList, *, close: bool) -> None:
+        values: dict[str, Any] = {"next_counter": lst.counter}
+        if close:
+            values["is_open"] = None
+        if lst.dirty:
+            values["data"] = bytes(lst.data.data)
+            values["version"] = status_lists.c.version + 1
+            values["token"] = None
+        conn.execute(update(status_lists).where(status_lists.c.id == lst.id).values(**values))
+
+    # --- lookups ---------------------------------------------------------------------
+
+    def get(self, license_id: str) -> LicenseRecord | None:
+        """By identifier, falling back to a historical alias (two indexed lookups)."""
+        with self._db.read() as conn:
+            row = conn.execute(select(licenses).where(licenses.c.license_id == license_id)).first()
+            if row is None:
+                row = conn.execute(select(licenses).where(licenses.c.alias == license_id)).first()
+        return None if row is None else _license(row)
+
+    def get_by_number(self, issuer_id: str, type_code: str, serial: str) -> LicenseRecord | None:
+        stmt = select(licenses).where(
+            licenses.c.issuer_id == issuer_id,
+            licenses.c.type_code == type_code,
+            licenses.c.serial == serial,
+        )
+        with self._db.read() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _license(row)
+
+    def for_holder(self, pseudonym: str) -> Sequence[LicenseRecord]:
+        stmt = (
+            select(licenses)
+            .where(licenses.c.holder_pseudonym == pseudonym)
+            .order_by(licenses.c.issued_at, licenses.c.license_id)
+        )
+        with self._db.read() as conn:
+            return [_license(r) for r in conn.execute(stmt)]
+
+    def page(self, *, issuer_id: str | None, after: str | None, limit: int) -> Page:
+        """Keyset pagination by license identifier: page N costs what page 1 costs."""
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        stmt = select(licenses).order_by(licenses.c.license_id).limit(limit + 1)
+        if issuer_id is not None:
+            stmt = stmt.where(licenses.c.issuer_id == issuer_id)
+        if after is not None:
+            stmt = stmt.where(licenses.c.license_id > after)
+        with self._db.read() as conn:
+            rows = conn.execute(stmt).all()
+        items = tuple(_license(r) for r in rows[:limit])
+        more = len(rows) > limit
+        return Page(items, items[-1].license_id if more else None)
+
+    def count(self) -> int:
+        with self._db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(licenses)).scalar_one())
+
+    # --- status ----------------------------------------------------------------------
+
+    def change_status(self, event: StatusEvent, apply: Callable[[int], int]) -> LicenseRecord:
+        """Lock order is license row, then its list row — the same order for every
+        change, so two concurrent changes never deadlock. The stored event records the
+        states actually read and written, whatever the caller put in ``from``/``to``."""
+        with self._db.write() as conn:
+            row = None
+            for column in (licenses.c.license_id, licenses.c.alias):
+                stmt = select(licenses).where(column == event.license_id)
+                row = conn.execute(stmt.with_for_update(key_share=True)).first()
+                if row is not None:
+                    break
+            if row is None:
+                raise ElicenseError("storage.not_found", details={"license_id": event.license_id})
+            current = int(row.state)
+            new = int(apply(current))
+            lst = conn.execute(
+                select(status_lists)
+                .where(status_lists.c.id == row.status_list_id)
+                .with_for_update(key_share=True)
+            ).one()
+            entries = StatusList(lst.size, lst.bits, bytes(lst.data))
+            entries[row.status_idx] = new
+            conn.execute(
+                update(status_lists)
+                .where(status_lists.c.id == lst.id)
+                .values(data=bytes(entries.data), version=lst.version + 1, token=None)
+            )
+            conn.execute(
+                update(licenses).where(licenses.c.license_id == row.license_id).values(state=new)
+            )
+            conn.execute(
+                status_events.insert().values(
+                    license_id=row.license_id,
+                    action=event.action,
+                    reason=event.reason,
+                    actor=event.actor,
+                    at=event.at,
+                    from_state=current,
+                    to_state=new,
+                )
+            )
+        return replace(_license(row), state=new)
+
+    def events(self, license_id: str) -> Sequence[StatusEvent]:
+        stmt = (
+            select(status_events)
+            .where(status_events.c.license_id == license_id)
+            .order_by(status_events.c.id)
+        )
+        with self._db.read() as conn:
+            return [
+                StatusEvent(
+                    r.license_id, r.action, r.reason, r.actor, r.at, r.from_state, r.to_state
+                )
+                for r in conn.execute(stmt)
+            ]
+
+
+class SqlStatusLists:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, list_id: int) -> StatusListRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(status_lists).where(status_lists.c.id == list_id)).first()
+        return None if row is None else _status_list(row)
+
+    def for_owner(self, owner_id: str) -> Sequence[StatusListRecord]:
+        stmt = select(status_lists).where(status_lists.c.owner_id == owner_id).order_by("id")
+        with self._db.read() as conn:
+            return [_status_list(r) for r in conn.execute(stmt)]
+
+    def set_token(self, list_id: int, version: int, token: str) -> None:
+        """Compare-and-set on ``version``: a token signed over data that has changed since
+        is dropped rather than published as current."""
+        with self._db.write(single=True) as conn:
+            conn.execute(
+                update(status_lists)
+                .where(status_lists.c.id == list_id, status_lists.c.version == version)
+                .values(token=token)
+            )

@@ -1,0 +1,1 @@
+"""Migration revisions, oldest first: ``v0001_initial``, ``v0002_license_alias``."""

@@ -1,0 +1,637 @@
+"""The storage contract: every port method, on SQLite and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import text, update
+
+from elicense import audit
+from elicense.errors import ElicenseError
+from elicense.ports import Storage
+from elicense.records import (
+    Checkpoint,
+    CredentialRecord,
+    IssuerRecord,
+    KeyRecord,
+    LicenseRecord,
+    RelyingPartyRecord,
+    StatusEvent,
+)
+from elicense.statuslist import IndexPermutation, StatusList
+from elicense.storage import SqlStorage, open_storage
+from elicense.storage.schema import access_records
+
+from .storage_support import (
+    DAY,
+    HOLDER_CODE,
+    ISSUER,
+    NOW,
+    OTHER_ISSUER,
+    STATUS_KEY,
+    TYPE_CODE,
+    access,
+    consent,
+    holder,
+    license_id,
+    new_license,
+)
+
+Opener = Callable[..., SqlStorage]
+
+
+def test_sql_storage_satisfies_the_storage_port(storage: SqlStorage) -> None:
+    port: Storage = storage  # mypy checks the structure; this pins it at runtime too
+    for name in Storage.__annotations__:
+        assert hasattr(port, name)
+    storage.ping()
+
+
+# --- holders ---------------------------------------------------------------------------
+
+
+def test_holder_round_trips_and_unknown_pseudonym_is_none(storage: SqlStorage) -> None:
+    h = holder(1, HOLDER_CODE)
+    storage.holders.upsert(h)
+    assert storage.holders.get(h.pseudonym) == h
+    assert storage.holders.get("f" * 32) is None
+
+
+def test_holder_upsert_keeps_first_sighting_time(storage: SqlStorage) -> None:
+    h = holder(1)
+    storage.holders.upsert(h)
+    storage.holders.upsert(replace(h, created_at=NOW + 99))
+    assert storage.holders.get(h.pseudonym) == h
+
+
+def test_one_holder_code_under_two_pseudonyms_is_a_conflict_without_the_code(
+    storage: SqlStorage,
+) -> None:
+    storage.holders.upsert(holder(1, HOLDER_CODE))
+    with pytest.raises(ElicenseError) as exc:
+        storage.holders.upsert(holder(2, HOLDER_CODE))
+    assert exc.value.code == "storage.conflict"
+    assert HOLDER_CODE not in str(exc.value.to_dict())
+
+
+# --- issuers, keys, relying parties, credentials ----------------------------------------
+
+
+def test_issuer_upsert_replaces_and_list_is_sorted(storage: SqlStorage) -> None:
+    storage.issuers.upsert(IssuerRecord(OTHER_ISSUER, "乙", "110000", "11"))
+    storage.issuers.upsert(IssuerRecord(ISSUER, "甲", "430000", "43"))
+    storage.issuers.upsert(IssuerRecord(ISSUER, "甲局", "430000", "43"))
+    assert storage.issuers.get(ISSUER) == IssuerRecord(ISSUER, "甲局", "430000", "43")
+    assert [i.id for i in storage.issuers.list()] == sorted([ISSUER, OTHER_ISSUER])
+    assert storage.issuers.get("nobody") is None
+
+
+def _encrypted_pem() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"correct horse"),
+    )
+
+
+def _plain_pem() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _key(kid: str, **kw: object) -> KeyRecord:
+    values: dict[str, object] = {
+        "kid": kid,
+        "owner_id": ISSUER,
+        "alg": "ES256",
+        "public_jwk": {"kty": "EC", "crv": "P-256", "x": "x", "y": "y"},
+        "state": "active",
+        "not_before": NOW,
+    }
+    values.update(kw)
+    return KeyRecord(**values)  # type: ignore[arg-type]
+
+
+def test_keys_round_trip_with_encrypted_private_half(storage: SqlStorage) -> None:
+    pem = _encrypted_pem()
+    k1 = _key("kid-1", encrypted_private=pem)
+    k2 = _key("kid-2", not_before=NOW - 10, not_after=NOW + 10)
+    storage.keys.put(k1)
+    storage.keys.put(k2)
+    assert storage.keys.get("kid-1") == k1
+    assert [k.kid for k in storage.keys.for_owner(ISSUER)] == ["kid-2", "kid-1"]
+    retired = replace(k1, state="retired", retired_at=NOW + 5)
+    storage.keys.put(retired)
+    assert storage.keys.get("kid-1") == retired
+    assert storage.keys.get("nope") is None
+
+
+@pytest.mark.parametrize(
+    "private",
+    [
+        _plain_pem(),
+        b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n",
+        b"\x30\x81\x87raw-der-bytes",
+    ],
+    ids=["pkcs8-plain", "sec1-plain", "der"],
+)
+def test_an_unencrypted_private_key_never_reaches_the_database(
+    storage: SqlStorage, private: bytes
+) -> None:
+    with pytest.raises(ElicenseError) as exc:
+        storage.keys.put(_key("kid-plain", encrypted_private=private))
+    assert exc.value.code == "storage.conflict"
+    assert storage.keys.get("kid-plain") is None
+
+
+def test_relying_party_put_updates_but_keeps_creation_time(storage: SqlStorage) -> None:
+    rp = RelyingPartyRecord("rp-1", OTHER_ISSUER, "某酒店", "hotel", ("hotel.checkin",), NOW)
+    storage.relying_parties.put(rp)
+    changed = replace(rp, scenarios=("hotel.checkin", "x"), active=False, created_at=NOW + 1)
+    storage.relying_parties.put(changed)
+    assert storage.relying_parties.get("rp-1") == replace(changed, created_at=NOW)
+    assert [r.id for r in storage.relying_parties.list()] == ["rp-1"]
+    assert storage.relying_parties.get("rp-2") is None
+
+
+def test_credentials_are_insert_only_and_revocation_is_idempotent(storage: SqlStorage) -> None:
+    cred = CredentialRecord("key-1", "rp-1", "rp", b"\x01" * 32, NOW)
+    storage.credentials.put(cred)
+    storage.credentials.put(CredentialRecord("key-0", "rp-1", "rp", b"\x02" * 32, NOW - 1))
+    with pytest.raises(ElicenseError) as exc:
+        storage.credentials.put(replace(cred, secret_hash=b"\x03" * 32))
+    assert exc.value.code == "storage.conflict"
+    assert storage.credentials.get("key-1") == cred
+    storage.credentials.revoke("key-1", NOW + 5)
+    storage.credentials.revoke("key-1", NOW + 9)
+    assert storage.credentials.get("key-1") == replace(cred, revoked_at=NOW + 5)
+    assert [c.key_id for c in storage.credentials.for_owner("rp-1")] == ["key-0", "key-1"]
+    with pytest.raises(ElicenseError) as missing:
+        storage.credentials.revoke("key-404", NOW)
+    assert missing.value.code == "storage.not_found"
+
+
+# --- licenses and status lists --------------------------------------------------------
+
+
+@pytest.fixture
+def pseudonym(storage: SqlStorage) -> str:
+    h = holder(1, HOLDER_CODE)
+    storage.holders.upsert(h)
+    return h.pseudonym
+
+
+def test_issue_allocates_the_keyed_permutation_index_of_the_next_counter(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    recs = [storage.licenses.issue(ISSUER, new_license(f"S{i}", pseudonym)) for i in range(5)]
+    (lst,) = storage.status_lists.for_owner(ISSUER)
+    perm = IndexPermutation(STATUS_KEY, lst.size)
+    assert [r.status_idx for r in recs] == [perm.index(c, lst.id) for c in range(5)]
+    assert {r.status_list_id for r in recs} == {lst.id}
+    assert lst.next_counter == 5
+    assert lst.uri == f"https://status.invalid/{ISSUER}/{lst.id}"
+    assert storage.licenses.get(recs[0].license_id) == recs[0]
+
+
+def test_issue_many_opens_a_new_list_when_the_open_one_is_full(
+    open_store: Opener, pseudonym: str
+) -> None:
+    store = open_store(list_size=8, status_uri="https://s.example/{owner}/{list_id}.jwt")
+    recs = store.licenses.issue_many(ISSUER, [new_license(f"S{i}", pseudonym) for i in range(20)])
+    lists = store.status_lists.for_owner(ISSUER)
+    assert [lst.next_counter for lst in lists] == [8, 8, 4]
+    assert len({(r.status_list_id, r.status_idx) for r in recs}) == 20
+    for lst in lists:
+        mine = sorted(r.status_idx for r in recs if r.status_list_id == lst.id)
+        assert mine == sorted(
+            IndexPermutation(STATUS_KEY, 8).index(c, lst.id) for c in range(lst.next_counter)
+        )
+        assert lst.uri == f"https://s.example/{ISSUER}/{lst.id}.jwt"
+    more = store.licenses.issue(ISSUER, new_license("S99", pseudonym))
+    assert more.status_list_id == lists[-1].id
+
+
+def test_owners_have_separate_lists(storage: SqlStorage, pseudonym: str) -> None:
+    a = storage.licenses.issue(ISSUER, new_license("A1", pseudonym))
+    b = storage.licenses.issue(OTHER_ISSUER, new_license("B1", pseudonym, issuer=OTHER_ISSUER))
+    assert a.status_list_id != b.status_list_id
+    assert [lst.owner_id for lst in storage.status_lists.for_owner(OTHER_ISSUER)] == [OTHER_ISSUER]
+
+
+def test_a_duplicate_license_number_writes_nothing_of_the_batch(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    storage.licenses.issue(ISSUER, new_license("S1", pseudonym))
+    before = storage.status_lists.for_owner(ISSUER)
+    batch = [new_license("S2", pseudonym), new_license("S3", pseudonym)]
+    with pytest.raises(ElicenseError) as exc:
+        storage.licenses.issue_many(ISSUER, [*batch, new_license("S1", pseudonym)])
+    assert exc.value.code == "storage.conflict"
+    assert storage.licenses.count() == 1
+    assert storage.licenses.get(license_id("S2")) is None
+    assert storage.status_lists.for_owner(ISSUER) == before
+
+
+def test_an_unknown_holder_is_refused_by_the_foreign_key(storage: SqlStorage) -> None:
+    with pytest.raises(ElicenseError) as exc:
+        storage.licenses.issue(ISSUER, new_license("S1", "e" * 32))
+    assert exc.value.code == "storage.conflict"
+    assert storage.licenses.count() == 0
+
+
+def test_a_license_built_for_another_entry_is_refused(storage: SqlStorage, pseudonym: str) -> None:
+    def liar(status_list_id: int, status_idx: int) -> LicenseRecord:
+        return new_license("S1", pseudonym)(status_list_id, status_idx + 1)
+
+    with pytest.raises(ElicenseError) as exc:
+        storage.licenses.issue(ISSUER, liar)
+    assert exc.value.code == "storage.conflict"
+    assert storage.licenses.count() == 0
+
+
+def _build_reads_its_list(store: SqlStorage) -> None:
+    h = holder(1)
+    store.holders.upsert(h)
+    seen: list[str] = []
+
+    def build(status_list_id: int, status_idx: int) -> LicenseRecord:
+        lst = store.status_lists.get(status_list_id)  # as the platform does, for the URI
+        assert lst is not None
+        seen.append(lst.uri)
+        return new_license("S1", h.pseudonym)(status_list_id, status_idx)
+
+    rec = store.licenses.issue(ISSUER, build)
+    assert seen == [f"https://status.invalid/{ISSUER}/{rec.status_list_id}"]
+
+
+def test_a_build_callback_reads_its_new_status_list_inside_the_transaction(
+    storage: SqlStorage,
+) -> None:
+    _build_reads_its_list(storage)
+
+
+def test_a_build_callback_reading_storage_does_not_deadlock_an_in_memory_database() -> None:
+    with open_storage("sqlite:///:memory:", status_key=STATUS_KEY) as store:
+        _build_reads_its_list(store)
+
+
+def test_issue_many_of_nothing_is_nothing(storage: SqlStorage) -> None:
+    assert storage.licenses.issue_many(ISSUER, []) == []
+    assert storage.status_lists.for_owner(ISSUER) == []
+
+
+def test_a_license_issued_in_a_non_valid_state_is_mirrored_in_its_list(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    rec = storage.licenses.issue(ISSUER, new_license("S1", pseudonym, state=2))
+    lst = storage.status_lists.get(rec.status_list_id)
+    assert lst is not None
+    assert StatusList(lst.size, lst.bits, lst.data)[rec.status_idx] == 2
+
+
+def test_lookups_by_identifier_alias_number_and_holder(storage: SqlStorage, pseudonym: str) -> None:
+    other = holder(2)
+    storage.holders.upsert(other)
+    old_id = license_id("S1")[:-1] + "Z"
+    a = storage.licenses.issue(ISSUER, new_license("S1", pseudonym, alias=old_id, issued_at=NOW))
+    b = storage.licenses.issue(ISSUER, new_license("S2", pseudonym, issued_at=NOW - 5))
+    storage.licenses.issue(ISSUER, new_license("S3", other.pseudonym))
+    assert storage.licenses.get(a.license_id) == a
+    assert storage.licenses.get(old_id) == a
+    assert storage.licenses.get(license_id("S404")) is None
+    assert storage.licenses.get_by_number(ISSUER, TYPE_CODE, "S2") == b
+    assert storage.licenses.get_by_number(OTHER_ISSUER, TYPE_CODE, "S2") is None
+    assert storage.licenses.for_holder(pseudonym) == [b, a]
+    assert storage.licenses.for_holder("0" * 32) == []
+    assert storage.licenses.count() == 3
+
+
+def test_two_licenses_cannot_share_an_alias(storage: SqlStorage, pseudonym: str) -> None:
+    storage.licenses.issue(ISSUER, new_license("S1", pseudonym, alias="old-1"))
+    with pytest.raises(ElicenseError) as exc:
+        storage.licenses.issue(ISSUER, new_license("S2", pseudonym, alias="old-1"))
+    assert exc.value.code == "storage.conflict"
+
+
+def test_page_walks_every_license_once_in_identifier_order(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    mine = storage.licenses.issue_many(
+        ISSUER, [new_license(f"S{i:02d}", pseudonym) for i in range(23)]
+    )
+    storage.licenses.issue(OTHER_ISSUER, new_license("X1", pseudonym, issuer=OTHER_ISSUER))
+    seen: list[str] = []
+    after: str | None = None
+    pages = 0
+    while True:
+        page = storage.licenses.page(issuer_id=ISSUER, after=after, limit=10)
+        seen += [r.license_id for r in page.items]
+        pages += 1
+        if page.after is None:
+            break
+        after = page.after
+    assert pages == 3
+    assert seen == sorted(r.license_id for r in mine)
+    everything = storage.licenses.page(issuer_id=None, after=None, limit=100)
+    assert len(everything.items) == 24
+    assert everything.after is None
+
+
+def test_an_exactly_full_page_says_there_is_no_next_page(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    storage.licenses.issue_many(ISSUER, [new_license(f"S{i}", pseudonym) for i in range(4)])
+    page = storage.licenses.page(issuer_id=ISSUER, after=None, limit=4)
+    assert len(page.items) == 4
+    assert page.after is None
+
+
+def _revoke(current: int) -> int:
+    if current == 1:
+        raise ElicenseError("status.bad_transition")
+    return 1
+
+
+def test_change_status_writes_license_list_entry_version_and_event_together(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    rec = storage.licenses.issue(ISSUER, new_license("S1", pseudonym))
+    lst = storage.status_lists.get(rec.status_list_id)
+    assert lst is not None
+    storage.status_lists.set_token(lst.id, lst.version, "token-v1")
+    event = StatusEvent(rec.license_id, "revoke", "注销", ISSUER, NOW + 1, 0, -1)
+    updated = storage.licenses.change_status(event, _revoke)
+    assert updated == replace(rec, state=1)
+    assert storage.licenses.get(rec.license_id) == updated
+    after = storage.status_lists.get(lst.id)
+    assert after is not None
+    assert after.version == lst.version + 1
+    assert after.token is None  # the stored token no longer matches the data
+    assert StatusList(after.size, after.bits, after.data)[rec.status_idx] == 1
+    assert storage.licenses.events(rec.license_id) == [replace(event, to_state=1)]
+
+
+def test_a_refused_status_change_changes_nothing(storage: SqlStorage, pseudonym: str) -> None:
+    rec = storage.licenses.issue(ISSUER, new_license("S1", pseudonym))
+    event = StatusEvent(rec.license_id, "revoke", "r", ISSUER, NOW, 0, 1)
+    storage.licenses.change_status(event, _revoke)
+    lst = storage.status_lists.get(rec.status_list_id)
+    with pytest.raises(ElicenseError) as exc:
+        storage.licenses.change_status(event, _revoke)
+    assert exc.value.code == "status.bad_transition"
+    assert storage.status_lists.get(rec.status_list_id) == lst
+    assert len(storage.licenses.events(rec.license_id)) == 1
+
+
+def test_change_status_finds_a_license_by_alias_and_refuses_unknown_ones(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    rec = storage.licenses.issue(ISSUER, new_license("S1", pseudonym, alias="old-S1"))
+    storage.licenses.change_status(
+        StatusEvent("old-S1", "suspend", "r", ISSUER, NOW, 0, 2), lambda _: 2
+    )
+    assert storage.licenses.events(rec.license_id)[0].to_state == 2
+    with pytest.raises(ElicenseError) as exc:
+        storage.licenses.change_status(
+            StatusEvent("missing", "revoke", "r", ISSUER, NOW, 0, 1), _revoke
+        )
+    assert exc.value.code == "storage.not_found"
+
+
+def test_set_token_is_ignored_for_a_version_the_list_has_moved_past(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    rec = storage.licenses.issue(ISSUER, new_license("S1", pseudonym))
+    v1 = storage.status_lists.get(rec.status_list_id)
+    assert v1 is not None
+    storage.licenses.change_status(
+        StatusEvent(rec.license_id, "revoke", "r", ISSUER, NOW, 0, 1), _revoke
+    )
+    storage.status_lists.set_token(v1.id, v1.version, "stale")
+    assert storage.status_lists.get(v1.id).token is None  # type: ignore[union-attr]
+    storage.status_lists.set_token(v1.id, v1.version + 1, "fresh")
+    assert storage.status_lists.get(v1.id).token == "fresh"  # type: ignore[union-attr]
+    assert storage.status_lists.get(9999) is None
+
+
+# --- consents ------------------------------------------------------------------------
+
+
+def test_consent_round_trips_and_put_never_overwrites(storage: SqlStorage) -> None:
+    c = consent("c1", "ab" * 16, max_uses=3)
+    storage.consents.put(c)
+    assert storage.consents.get("c1") == c
+    with pytest.raises(ElicenseError) as exc:
+        storage.consents.put(c)
+    assert exc.value.code == "storage.conflict"
+    assert storage.consents.get("c404") is None
+
+
+def test_consent_use_stops_at_max_uses(storage: SqlStorage) -> None:
+    storage.consents.put(consent("c1", "ab" * 16, max_uses=2))
+    assert [storage.consents.use("c1", NOW) for _ in range(4)] == [True, True, False, False]
+    assert storage.consents.get("c1").uses == 2  # type: ignore[union-attr]
+    storage.consents.put(consent("c2", "ab" * 16))
+    assert all(storage.consents.use("c2", NOW) for _ in range(5))
+    assert storage.consents.use("c404", NOW) is False
+
+
+def test_an_expired_or_revoked_consent_is_neither_live_nor_usable(storage: SqlStorage) -> None:
+    p = "ab" * 16
+    storage.consents.put(consent("live", p, created_at=NOW - 2))
+    storage.consents.put(consent("expired", p, valid_until=NOW))
+    storage.consents.put(consent("spent", p, max_uses=1, uses=1))
+    storage.consents.put(consent("revoked", p))
+    storage.consents.put(consent("other-rp", p, rp_id="rp-bank"))
+    assert storage.consents.revoke("revoked", NOW - 1) is True
+    assert storage.consents.revoke("revoked", NOW) is False
+    assert storage.consents.revoke("c404", NOW) is False
+    live = storage.consents.find_live(p, "rp-hotel", "hotel.checkin", NOW)
+    assert [c.id for c in live] == ["live"]
+    for cid in ("expired", "spent", "revoked"):
+        assert storage.consents.use(cid, NOW) is False
+    assert storage.consents.get("revoked").revoked_at == NOW - 1  # type: ignore[union-attr]
+    assert {c.id for c in storage.consents.for_holder(p)} == {
+        "live",
+        "expired",
+        "spent",
+        "revoked",
+        "other-rp",
+    }
+
+
+# --- replay --------------------------------------------------------------------------
+
+
+def test_a_value_is_consumed_once_per_namespace(storage: SqlStorage) -> None:
+    r = storage.replay
+    assert r.consume("code", "j1", expires_at=NOW + 300, now=NOW) is True
+    assert r.consume("code", "j1", expires_at=NOW + 300, now=NOW + 1) is False
+    assert r.consume("kb", "j1", expires_at=NOW + 300, now=NOW) is True
+    assert r.consume("code", "j2", expires_at=NOW + 300, now=NOW) is True
+
+
+def test_a_value_stays_consumed_until_its_token_expires(storage: SqlStorage) -> None:
+    r = storage.replay
+    assert r.consume("code", "j1", expires_at=NOW + 300, now=NOW) is True
+    assert r.consume("code", "j1", expires_at=NOW + 300, now=NOW + 300) is False
+    # Past its expiry the token itself no longer verifies: the row may be reused.
+    assert r.consume("code", "j1", expires_at=NOW + 900, now=NOW + 301) is True
+    assert r.consume("code", "j1", expires_at=NOW + 900, now=NOW + 302) is False
+
+
+def test_purge_drops_only_expired_values(storage: SqlStorage) -> None:
+    r = storage.replay
+    r.consume("code", "old", expires_at=NOW - 1, now=NOW - 100)
+    r.consume("code", "new", expires_at=NOW + 300, now=NOW)
+    assert storage.purge_replay(NOW) == 1
+    assert r.consume("code", "new", expires_at=NOW + 300, now=NOW) is False
+
+
+def test_consume_purges_expired_values_now_and_then(storage: SqlStorage) -> None:
+    r = storage.replay
+    r.consume("code", "old", expires_at=NOW - 1, now=NOW - 100)
+    for i in range(1000):
+        r.consume("bulk", f"v{i}", expires_at=NOW + 300, now=NOW)
+    with storage.db.read() as conn:
+        left = conn.execute(text("SELECT count(*) FROM replay WHERE value = 'old'")).scalar()
+    assert left == 0
+
+
+# --- access log ----------------------------------------------------------------------
+
+
+def test_append_chains_records_into_a_verifiable_log(storage: SqlStorage) -> None:
+    assert storage.access_log.head() == (0, audit.GENESIS)
+    stored = [storage.access_log.append(access(f"a{i}", "ab" * 16)) for i in range(5)]
+    assert [r.seq for r in stored] == [1, 2, 3, 4, 5]
+    assert stored[0].prev_hash == audit.GENESIS
+    assert stored[1].prev_hash == stored[0].hash
+    records = storage.access_log.records()
+    assert list(records) == stored
+    assert audit.verify_chain(records) == []
+    assert storage.access_log.head() == (5, stored[-1].hash)
+    assert [r.seq for r in storage.access_log.records(after_seq=3, limit=1)] == [4]
+
+
+def test_a_record_refused_by_the_database_leaves_the_chain_head_alone(
+    storage: SqlStorage,
+) -> None:
+    first = storage.access_log.append(access("a1", None))
+    with pytest.raises(ElicenseError) as exc:
+        storage.access_log.append(access("a1", None))
+    assert exc.value.code == "storage.conflict"
+    assert storage.access_log.head() == (1, first.hash)
+    assert storage.access_log.append(access("a2", None)).seq == 2
+
+
+def test_an_edited_stored_record_is_found_by_verify_chain(storage: SqlStorage) -> None:
+    for i in range(3):
+        storage.access_log.append(access(f"a{i}", "ab" * 16))
+    with storage.db.write() as conn:
+        conn.execute(
+            update(access_records).where(access_records.c.seq == 2).values(decision="refused")
+        )
+    findings = audit.verify_chain(storage.access_log.records())
+    assert [(f.seq, f.kind) for f in findings] == [(2, "edited")]
+
+
+def test_holder_and_rp_listings_page_newest_first(storage: SqlStorage) -> None:
+    me, other = "ab" * 16, "cd" * 16
+    for i in range(7):
+        storage.access_log.append(access(f"m{i}", me, rp_id="rp-a" if i % 2 else "rp-b"))
+    storage.access_log.append(access("o1", other, rp_id="rp-a"))
+    first = storage.access_log.for_holder(me, after=None, limit=3)
+    assert [r.id for r in first.items] == ["m6", "m5", "m4"]
+    second = storage.access_log.for_holder(me, after=first.after, limit=3)
+    third = storage.access_log.for_holder(me, after=second.after, limit=3)
+    assert [r.id for r in second.items + third.items] == ["m3", "m2", "m1", "m0"]
+    assert third.after is None
+    rp = storage.access_log.for_rp("rp-a", after=None, limit=10)
+    assert [r.id for r in rp.items] == ["o1", "m5", "m3", "m1"]
+    assert rp.after is None
+    with pytest.raises(ElicenseError):
+        storage.access_log.for_rp("rp-a", after="not-a-cursor", limit=10)
+
+
+def test_counts_group_by_scenario_license_type_and_relying_party(storage: SqlStorage) -> None:
+    p = "ab" * 16
+    storage.access_log.append(access("a1", p, at=NOW - DAY))
+    storage.access_log.append(access("a2", p))
+    storage.access_log.append(access("a3", p, rp_id="rp-bank", scenario_id="bank.open"))
+    storage.access_log.append(access("a4", None, license_ids=(), decision="refused"))
+    assert storage.access_log.counts() == [
+        ("bank.open", TYPE_CODE, "rp-bank", 1),
+        ("hotel.checkin", "", "rp-hotel", 1),
+        ("hotel.checkin", TYPE_CODE, "rp-hotel", 2),
+    ]
+    assert ("hotel.checkin", TYPE_CODE, "rp-hotel", 1) in storage.access_log.counts(since=NOW)
+
+
+def test_checkpoints_are_kept_in_chain_order(storage: SqlStorage) -> None:
+    storage.access_log.add_checkpoint(Checkpoint(9, b"\x09" * 32, NOW + 9, "tok9"))
+    storage.access_log.add_checkpoint(Checkpoint(3, b"\x03" * 32, NOW + 3, "tok3"))
+    assert [c.seq for c in storage.access_log.checkpoints()] == [3, 9]
+    assert storage.access_log.checkpoints()[0] == Checkpoint(3, b"\x03" * 32, NOW + 3, "tok3")
+
+
+# --- failure ---------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def dead_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite":
+        return "sqlite:////nonexistent-dir/for/elicense.db"
+    request.getfixturevalue("postgres_url")
+    return "postgresql://postgres@127.0.0.1:1/postgres"
+
+
+def test_an_unreachable_database_fails_closed_with_stable_codes(dead_url: str) -> None:
+    store = open_storage(dead_url, status_key=STATUS_KEY, check_schema=False)
+    try:
+        with pytest.raises(ElicenseError) as ping:
+            store.ping()
+        assert ping.value.code == "storage.unavailable"
+        with pytest.raises(ElicenseError) as replayed:
+            store.replay.consume("code", "j", expires_at=NOW + 1, now=NOW)
+        assert replayed.value.code == "replay.unavailable"
+        with pytest.raises(ElicenseError) as appended:
+            store.access_log.append(access("a1", None))
+        assert appended.value.code == "storage.unavailable"
+    finally:
+        store.close()
+    with pytest.raises(ElicenseError) as opened:
+        open_storage(dead_url, status_key=STATUS_KEY)
+    assert opened.value.code == "storage.unavailable"
+
+
+def test_memory_database_is_migrated_on_open_and_shared_by_threads() -> None:
+    import threading
+
+    store = open_storage("sqlite:///:memory:", status_key=STATUS_KEY)
+    try:
+        wins: list[bool] = []
+
+        def go() -> None:
+            for _ in range(10):
+                wins.append(store.replay.consume("code", "j", expires_at=NOW + 1, now=NOW))
+
+        threads = [threading.Thread(target=go) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert wins.count(True) == 1
+        assert len(wins) == 40
+    finally:
+        store.close()
