@@ -12,16 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,service,postgres,gm]'
 	touch $(STAMP)
 
-## run: the main job as it stands (a tour of the catalog and identifier checks)
+## run: the service with demo data on embedded SQLite (http://127.0.0.1:8000/desk)
 run: $(STAMP)
-	@$(BIN)/elicense catalog list --search 证
-	@$(BIN)/elicense catalog show 营业执照
-	@$(BIN)/elicense id check 11010519491231002X
-	@$(BIN)/elicense id check 110105491231002
-	@$(BIN)/elicense id check 91110000600037341L
-	@$(BIN)/elicense id check 1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U
-	@echo "--- an invalid one exits 1 with its error code:"
-	@$(BIN)/elicense id check 110105194912310021 || true
+	$(BIN)/elicense serve --demo --home var/demo
 
 ## test: lint, format check, strict types, all tests
 test: lint typecheck unit

@@ -7,23 +7,11 @@ never turn a broken database into a green run). Each test gets its own schema.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-
-DATA = Path(__file__).parent / "data"
-#: A fixed "today" for identifier checks: tests never read the clock.
-TODAY = dt.date(2026, 11, 22)
-
-
-def load_data(name: str) -> Any:
-    return json.loads((DATA / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from elicense import (
 )
 from elicense.identifiers import parse_uscc, validate_type_code
 
-from conftest import DATA
+from testdata import DATA
 
 MUST_HAVE = {
     "居民身份证",

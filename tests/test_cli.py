@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from elicense.cli import app
 
-from conftest import DATA
+from testdata import DATA
 
 runner = CliRunner()
 

@@ -28,7 +28,7 @@ from elicense.identifiers.license_id import NONSTANDARD_VARIANTS
 from elicense.identifiers.regions import PROVINCES
 from elicense.identifiers.uscc import ALPHABET as USCC_ALPHABET
 
-from conftest import TODAY, load_data
+from testdata import TODAY, load_data
 
 REF = load_data("identifiers.json")
 ALNUM = string.digits + string.ascii_uppercase

@@ -19,7 +19,7 @@ from elicense.jose.keyfile import (
 )
 from elicense.jose.keys import Alg, P256Signer, Sm2PublicKey, public_key_from_jwk, thumbprint
 
-from conftest import load_data
+from testdata import load_data
 
 GM = load_data("guomi.json")
 PASS = b"a long enough passphrase"

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from elicense import ElicenseError, MaskRule, mask
 
-from conftest import load_data
+from testdata import load_data
 
 CASES = load_data("masking.json")["cases"]
 

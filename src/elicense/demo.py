@@ -6,6 +6,7 @@ people; seeded so that a demo looks the same every time it is created.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 from dataclasses import dataclass, field
@@ -168,3 +169,12 @@ def write_keys(path: Path, result: DemoResult) -> None:
     lines += ["", f"holder session (resident #0): {result.holder_session}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
+    # Pseudonyms only (no personal data): which demo holder to show a code for.
+    (path.parent / "demo.json").write_text(
+        json.dumps(
+            {"residents": result.residents, "licenses": result.licenses},
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )

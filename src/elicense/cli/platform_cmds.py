@@ -93,15 +93,34 @@ def init(
             console.print(f"  demo keys written to {home / 'demo-keys.txt'}")
 
 
+DEMO_PASSPHRASE = "elicense-demo-only-not-for-production"  # noqa: S105 - documented demo
+
+
 def serve(
     home: Annotated[Path, HomeOption] = DEFAULT_HOME,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (use PostgreSQL for >1).")] = 1,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create a demo platform in HOME first if none is there.")
+    ] = False,
 ) -> None:
     """Run the scan-to-verify service (FastAPI under uvicorn)."""
     import uvicorn  # noqa: PLC0415
 
+    if demo:
+        if not os.environ.get(PASSPHRASE_ENV):
+            os.environ[PASSPHRASE_ENV] = DEMO_PASSPHRASE
+        if not (home / "platform.yaml").exists():
+            init(
+                home=home,
+                region="370300",
+                region_name="淄博市",
+                demo=True,
+                database_url=None,
+                as_json=False,
+            )
+        _demo_banner(home, host, port)
     os.environ[HOME_ENV] = str(home)
     passphrase(PASSPHRASE_ENV)  # fail early with a clear message
     uvicorn.run(
@@ -113,6 +132,25 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _demo_banner(home: Path, host: str, port: int) -> None:
+    """What a person trying the demo needs: keys, the desk URL, a fresh code to scan."""
+    from elicense import qr  # noqa: PLC0415
+
+    p = open_platform(home)
+    now = int(time.time())
+    holder = json.loads((home / "demo.json").read_text(encoding="utf-8"))["residents"][0]
+    code = p.code_for(holder, scenarios=["hotel_checkin"], now=now, rand=os.urandom, lifetime=300)
+    typer.echo((home / "demo-keys.txt").read_text(encoding="utf-8"))
+    console.print(
+        f"[bold]前台核验页 desk:[/bold] http://{host}:{port}/desk   "
+        f"(API docs: http://{host}:{port}/docs)"
+    )
+    console.print("居民码 (resident code, valid 5 minutes, scan it on /desk with the hotel key):")
+    typer.echo(qr.terminal(code))
+    typer.echo(code)
+    p.storage.close()
 
 
 # --- status ------------------------------------------------------------------------------
