@@ -91,8 +91,10 @@ def verify_chain(records: Iterable[AccessRecord]) -> list[Finding]:
     """
     items = sorted(records, key=lambda r: r.seq)
     by_seq: dict[int, AccessRecord] = {}
+    first_with_hash: dict[bytes, int] = {}
     for r in items:
         by_seq.setdefault(r.seq, r)
+        first_with_hash.setdefault(r.hash, r.seq)
     max_seq = items[-1].seq if items else 0
     findings: list[Finding] = []
     prev: AccessRecord | None = None
@@ -102,6 +104,10 @@ def verify_chain(records: Iterable[AccessRecord]) -> list[Finding]:
         if prev is not None and r.seq == prev.seq:
             findings.append(Finding(r.seq, "inserted", "a second record with this position"))
             continue
+        original = first_with_hash[r.hash]
+        if original != r.seq:  # the same sealed content already stands earlier in the log
+            findings.append(Finding(r.seq, "inserted", f"a copy of record {original}"))
+            continue
         gap = r.seq > expect
         if gap:
             findings.append(Finding(expect, "deleted", f"records {expect}..{r.seq - 1} missing"))
@@ -110,8 +116,6 @@ def verify_chain(records: Iterable[AccessRecord]) -> list[Finding]:
             home = _home_seq(r, max_seq)
             if home is None:
                 findings.append(Finding(r.seq, "edited", "content does not match its hash"))
-            elif by_seq.get(home) is not None and by_seq[home].hash == r.hash:
-                findings.append(Finding(r.seq, "inserted", f"a copy of record {home}"))
             else:
                 findings.append(Finding(r.seq, "reordered", f"written as record {home}"))
         elif not gap and prev_ok and r.prev_hash != (prev.hash if prev else GENESIS):

@@ -65,7 +65,9 @@ class Service:
         return str(r.json()["text"])
 
 
-def build_service(tmp: Path, *, settings: Settings | None = None) -> Service:
+def build_service(
+    tmp: Path, *, settings: Settings | None = None, database_url: str | None = None
+) -> Service:
     clock = Clock()
     home = tmp / "platform"
     cfg = init_home(
@@ -75,6 +77,7 @@ def build_service(tmp: Path, *, settings: Settings | None = None) -> Service:
         issuers=demo.demo_issuers(),
         passphrase=PASS,
         now=clock(),
+        database_url=database_url,
     )
     upgrade(cfg.database_url)
     platform = open_platform(home, passphrase=PASS, now=clock())
