@@ -61,8 +61,7 @@ def verify(
     except ElicenseError as exc:
         rt.metrics.verifications.labels(body.scenario[:32], "refused", exc.code).inc()
         raise
-    finally:
-        rt.after_record(p.storage.access_log.head()[0])
+    rt.after_record(out.seq)
     rt.metrics.verifications.labels(out.scenario, "accepted", "").inc()
     return VerifyResponse(
         record_id=out.record_id,

@@ -66,6 +66,8 @@ class VerifyOutcome:
     licenses: tuple[DisclosedLicense, ...]
     basis: str
     consent_id: str | None
+    seq: int = 0
+    """The access record's position in the log (for sealing checkpoints)."""
 
 
 @dataclass
@@ -296,7 +298,7 @@ class Platform:
             )
             exc.details["record_id"] = record_id  # the refusal is on the record too
             raise
-        self._record(
+        stored = self._record(
             record_id,
             now,
             rp_id,
@@ -309,7 +311,9 @@ class Platform:
             basis.consent_id,
             request_id,
         )
-        return VerifyOutcome(record_id, scenario.id, tuple(disclosed), basis.kind, basis.consent_id)
+        return VerifyOutcome(
+            record_id, scenario.id, tuple(disclosed), basis.kind, basis.consent_id, stored.seq
+        )
 
     def _record(
         self,

@@ -23,6 +23,8 @@ messages can quote the offending key, and that key may be personal data.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -151,6 +153,38 @@ def _sqlite_events(engine: Engine, *, wal: bool, synchronous: str = "NORMAL") ->
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class _FileGate:
+    """Serialises SQLite writers of every thread and process on one database.
+
+    SQLite's own busy handler waits by sleeping in growing steps (1, 2, 5 … 100 ms), so
+    under contention a writer sleeps long after the lock is free. A thread lock plus an
+    ``flock`` on a lock file beside the database makes waiters block in the kernel and
+    wake as soon as the previous writer commits.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
 class Database:
     """An engine plus the transaction discipline every adapter uses."""
 
@@ -160,6 +194,11 @@ class Database:
         self.kind = target.kind
         self._lock: AbstractContextManager[Any] = (
             threading.Lock() if target.memory else nullcontext()
+        )
+        self._write_gate: AbstractContextManager[Any] = (
+            _FileGate(str(target.url.database) + ".write-lock")
+            if target.kind == "sqlite" and not target.memory
+            else nullcontext()
         )
         self._active: ContextVar[Connection | None] = ContextVar(
             f"elicense_storage_{id(self)}", default=None
@@ -205,7 +244,8 @@ class Database:
             yield active
             return
         try:
-            with self._lock, self.engine.connect() as conn:
+            gate = self._write_gate if write else nullcontext()
+            with gate, self._lock, self.engine.connect() as conn:
                 if write:
                     conn.execution_options(**{WRITE: True})
                 if autocommit and self.kind == "postgresql":
