@@ -135,3 +135,27 @@ def test_platform_commands_without_a_home_say_what_to_do(tmp_path: Path) -> None
     result = runner.invoke(app, ["rp", "list", "--home", str(tmp_path / "nowhere"), "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"]["code"] == "home.unreadable"
+
+
+def test_code_and_present_by_license_id_from_the_platform_home(
+    svc: Service, tmp_path: Path
+) -> None:
+    holder = svc.platform.storage.holders.get(svc.demo.residents[0])
+    assert holder is not None
+    png = tmp_path / "code.png"
+    code = cli(
+        svc, "code", "--holder", holder.holder_code, "--scenario", "hotel_checkin", "--qr", str(png)
+    )
+    assert png.read_bytes().startswith(b"\x89PNG")
+    ok = svc.client.post(
+        "/v1/verify",
+        json={"text": code["text"], "scenario": "hotel_checkin"},
+        headers=svc.rp("hotel-qidu"),
+    )
+    assert ok.status_code == 200
+    lic = svc.demo.licenses["居民身份证 #0"]
+    pres = cli(
+        svc, "present", "--license", lic, "--scenario", "hotel_checkin", "--audience", "hotel-qidu"
+    )
+    assert pres["text"].startswith("LP1:")
+    assert pres["qr_version"] <= 15

@@ -27,10 +27,12 @@ from elicense.cli._common import (
     read_text,
 )
 from elicense.cli.licenses import AnchorOption, TrustOption, trust_store
+from elicense.cli.platform_cmds import DEFAULT_HOME, HomeOption, open_platform
 from elicense.codes import DEFAULT_CODE_LIFETIME, Kind, issue_code, pseudonym
 from elicense.disclosure import LicenseView
+from elicense.errors import ElicenseError
 from elicense.faces import validate_holder
-from elicense.identifiers import IdentifierKind, check_identifier
+from elicense.identifiers import ROOT_OID, IdentifierKind, check_identifier
 from elicense.jose.keyfile import load_private_key
 from elicense.licenses import verify_license
 from elicense.presentations import issue_presentation
@@ -68,8 +70,11 @@ def emit(text: str, qr_out: str | None, as_json: bool, extra: dict[str, object])
 
 def code(
     holder: Annotated[str, typer.Option("--holder", help="ID number or credit code.")],
-    key: Annotated[Path, typer.Option("--key", help="Platform key file.")],
-    region: Annotated[str, typer.Option("--region", help="Region division code.")],
+    key: Annotated[
+        Path | None, typer.Option("--key", help="Platform key file (without --home).")
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region (with --key).")] = None,
+    home: Annotated[Path | None, HomeOption] = None,
     scenario: Annotated[
         list[str], typer.Option("--scenario", help="Scenario id the holder agrees to (repeatable).")
     ] = [],  # noqa: B006 - read, never mutated
@@ -90,6 +95,16 @@ def code(
         raise verdict.error or typer.BadParameter("not a holder code")
     resident = verdict.kind is IdentifierKind.RESIDENT_ID
     code_value = str(verdict.parsed["number" if resident else "code"])
+    if key is None:
+        p = open_platform(home or DEFAULT_HOME)
+        pid = p.holder("111" if resident else "001", code_value, now)
+        text = p.code_for(
+            pid, scenarios=scenario, now=now, rand=os.urandom, audience=audience, lifetime=lifetime
+        )
+        emit(text, qr_out, as_json, {"kind": "resident" if resident else "enterprise"})
+        return
+    if region is None:
+        raise typer.BadParameter("--key needs --region", param_hint="--region")
     numbers = [builtin_scenarios().get(s).number for s in scenario]
     text = issue_code(
         kind=Kind.RESIDENT_CODE if resident else Kind.ENTERPRISE_CODE,
@@ -106,27 +121,48 @@ def code(
 
 
 def present(
-    license_file: Annotated[str, typer.Option("--license", help="The license (SD-JWT) file.")],
+    license_ref: Annotated[
+        str, typer.Option("--license", help="License identifier (with --home) or SD-JWT file.")
+    ],
     scenario: Annotated[str, typer.Option("--scenario", help="Scenario id.")],
     audience: Annotated[str, typer.Option("--audience", help="The relying party it is for.")],
-    key: Annotated[Path, typer.Option("--key", help="Platform key file.")],
-    region: Annotated[str, typer.Option("--region", help="Region division code.")],
-    anchor: Annotated[list[str], AnchorOption],
-    trust: Annotated[list[Path], TrustOption],
+    home: Annotated[Path | None, HomeOption] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="Platform key (file mode).")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region (file mode).")] = None,
+    anchor: Annotated[list[str], AnchorOption] = [],  # noqa: B006 - read, never mutated
+    trust: Annotated[list[Path], TrustOption] = [],  # noqa: B006
     qr_out: Annotated[str | None, typer.Option("--qr", help="FILE.png, FILE.svg or -.")] = None,
     passphrase_env: Annotated[str, typer.Option("--passphrase-env")] = PASSPHRASE_ENV,
     as_json: bool = JsonOption,
 ) -> None:
-    """Sign an offline presentation (亮证) of one scenario from a verified license."""
+    """Sign an offline presentation (亮证) of one scenario for one relying party."""
     now = now_epoch()
+    if license_ref.startswith(ROOT_OID):
+        p = open_platform(home or DEFAULT_HOME)
+        rec = p.storage.licenses.get(license_ref)
+        if rec is None:
+            raise ElicenseError("storage.not_found")
+        text = p.presentation_for(
+            rec.holder_pseudonym, scenario_id=scenario, audience=audience, now=now, rand=os.urandom
+        )
+        emit(text, qr_out, as_json, {"kind": "presentation", "scenario": scenario})
+        return
+    if key is None or region is None:
+        raise typer.BadParameter("a license file needs --key, --region, --anchor and --trust")
     store = trust_store(anchor, trust, now)
-    v = verify_license(read_text(license_file), store, now=now)
+    v = verify_license(read_text(license_ref), store, now=now)
     sc = builtin_scenarios().get(scenario)
     t = builtin_catalog().get(v.type_code)
     holder_type, holder_code = validate_holder(t, v.holder_id or "", today=local_date(now))
-    view = LicenseView(v.license_id, v.type_code, v.fields, True,
-                       v.status.uri if v.status else None, v.status.idx if v.status else None,
-                       v.valid_until)  # fmt: skip
+    view = LicenseView(
+        v.license_id,
+        v.type_code,
+        v.fields,
+        True,
+        v.status.uri if v.status else None,
+        v.status.idx if v.status else None,
+        v.valid_until,
+    )
     text = issue_presentation(
         signer=load_private_key(key.read_bytes(), passphrase(passphrase_env)),
         region=region,
