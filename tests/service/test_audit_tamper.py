@@ -41,8 +41,8 @@ def _insert(conn: Connection) -> None:
     conn.execute(
         text(
             "INSERT INTO access_records (seq, id, at, rp_id, scenario_id, holder_pseudonym, "
-            "license_ids, field_names, type_code, decision, code, consent_id, request_id, prev_hash, "
-            "hash) "
+            "license_ids, field_names, type_code, decision, code, consent_id, request_id, "
+            "prev_hash, hash) "
             "SELECT 9001, 'forged', at, rp_id, scenario_id, holder_pseudonym, license_ids, "
             "field_names, type_code, decision, code, consent_id, request_id, prev_hash, hash "
             "FROM access_records WHERE seq = 2"
