@@ -173,6 +173,9 @@ class _FileGate:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            self._thread_lock.release()
+            raise ElicenseError("storage.unavailable", details={"reason": "lock file"}) from None
         except BaseException:
             self._thread_lock.release()
             raise
