@@ -173,9 +173,6 @@ class _FileGate:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except OSError:
-            self._thread_lock.release()
-            raise ElicenseError("storage.unavailable", details={"reason": "lock file"}) from None
         except BaseException:
             self._thread_lock.release()
             raise
@@ -265,6 +262,8 @@ class Database:
             raise ElicenseError(unavailable, details=_failure_details(exc)) from None
         except SQLAlchemyError as exc:
             raise ElicenseError(unavailable, details={"reason": type(exc).__name__}) from None
+        except OSError:  # the SQLite write gate's lock file: fail closed like the database
+            raise ElicenseError(unavailable, details={"reason": "lock file"}) from None
 
     def ping(self) -> None:
         with self.read() as conn:
