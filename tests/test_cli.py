@@ -108,3 +108,11 @@ def test_installed_entry_point_runs_and_keeps_utf8(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.decode("utf-8"))["name_zh"] == "居民身份证"
+
+
+def test_every_command_has_an_example_in_the_cli_reference() -> None:
+    from elicense.cli.reference import EXAMPLES, leaf_commands
+
+    paths = {path for path, _ in leaf_commands(app)}
+    assert paths - set(EXAMPLES) == set(), "commands without an example"
+    assert set(EXAMPLES) - paths == set(), "examples of commands that do not exist"

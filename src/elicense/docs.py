@@ -59,9 +59,17 @@ def render_catalog_markdown(catalog: Catalog | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_cli_markdown() -> str:
+    from elicense.cli import app  # noqa: PLC0415 - the CLI layer, only for this document
+    from elicense.cli.reference import render  # noqa: PLC0415
+
+    return render(app)
+
+
 GENERATED: dict[str, Callable[[], str]] = {
     "errors.md": render_errors_markdown,
     "catalog.md": render_catalog_markdown,
+    "cli.md": render_cli_markdown,
 }
 
 

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import typer
 
-from elicense.cli import catalog, codes, db, ids, keys, licenses, platform_cmds, trust
+from elicense.cli import (
+    catalog,
+    codes,
+    db,
+    ids,
+    keys,
+    licenses,
+    platform_cmds,
+    scenario,
+    trust,
+)
 from elicense.cli._common import handles_errors
 
 app = typer.Typer(
@@ -19,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(ids.app, name="id")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(scenario.app, name="scenario")
 app.add_typer(keys.app, name="keys")
 app.add_typer(trust.app, name="trust")
 app.add_typer(db.app, name="db")
