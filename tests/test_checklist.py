@@ -1309,11 +1309,6 @@ def test_item_16_ascii_mutations_only_raise_elicense_errors(
     _check_only_elicense_errors(_mutate(_fuzz_subject()[1], mutations))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a non-ASCII character in a disclosure raises UnicodeEncodeError: resolve() "
-    "hashes the disclosure (encode('ascii')) before its base64 is validated",
-)
 @settings(
     max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -1331,11 +1326,6 @@ def test_item_16_unicode_mutations_only_raise_elicense_errors(
     _check_only_elicense_errors(_mutate(_fuzz_subject()[1], mutations))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: non-ASCII text inside a disclosure escapes as UnicodeEncodeError instead of "
-    "token.bad_base64",
-)
 @pytest.mark.parametrize("ch", ["é", "\u00a0", "张", "\U0001f600", "\ufeff"])
 def test_item_16_non_ascii_in_disclosure_is_a_rejection_code(env: Env, ch: str) -> None:
     ds = env.disclosures

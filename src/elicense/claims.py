@@ -29,6 +29,8 @@ class TimeCodes:
 
 def int_claim(payload: Mapping[str, Any], name: str, *, required: bool) -> int | None:
     value = payload.get(name)
+    if type(value) is int and 0 <= value < _MAX_TIME:  # the usual case, first
+        return value
     if value is None:
         if required or name in payload:
             raise ElicenseError("token.bad_claim", details={"claim": name})
@@ -76,5 +78,13 @@ def day_start(day: dt.date) -> int:
     return (day.toordinal() - _EPOCH_ORDINAL) * 86400 - 8 * 3600
 
 
+# The last second of year 9999 in China time: beyond it dates do not exist.
+_LAST_LOCAL_SECOND = (dt.date.max.toordinal() - _EPOCH_ORDINAL + 1) * 86400 - 8 * 3600 - 1
+
+
 def local_date(epoch: int) -> dt.date:
+    # UTC+8 has no daylight saving, so the local day is plain arithmetic on the epoch;
+    # that skips building a timezone-aware datetime. Anything unusual takes the library.
+    if type(epoch) is int and 0 <= epoch <= _LAST_LOCAL_SECOND:
+        return dt.date.fromordinal(_EPOCH_ORDINAL + (epoch + 8 * 3600) // 86400)
     return dt.datetime.fromtimestamp(epoch, CHINA_TZ).date()

@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from elicense.catalog import FaceField, HolderKind, IdentifierScheme, LicenseType, ValueType
 from elicense.errors import ElicenseError
@@ -21,6 +21,7 @@ from elicense.identifiers import (
     parse_resident_id,
     parse_uscc,
 )
+from elicense.identifiers.resident import canonical_resident_id
 
 MAX_TEXT = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -92,16 +93,19 @@ Normaliser = Callable[[Any], FaceValue]
 
 def _compile(f: FaceField, today: dt.date) -> Normaliser:
     """A specialised normaliser for one field: issuing many licenses of one type pays
-    the dispatch on value type once, not per value."""
+    the dispatch on value type once, not per value. Each gives exactly what
+    ``normalise_value`` gives (or raises what it raises)."""
     if f.value_type is ValueType.TEXT:
 
         def text(value: Any) -> FaceValue:
             if type(value) is not str:
-                raise _bad(f, "must be text")
+                return normalise_value(f, value, today)
             t = value.strip()
             if not t:
                 raise _bad(f, "empty")
-            if len(t) > MAX_TEXT or _CONTROL.search(t):
+            # isprintable() is a fast C scan; every character the regex looks for is a
+            # control character, which it rejects: the regex only runs when it may match.
+            if len(t) > MAX_TEXT or (not t.isprintable() and _CONTROL.search(t)):
                 raise _bad(f, "too long or has control characters")
             return t
 
@@ -110,35 +114,93 @@ def _compile(f: FaceField, today: dt.date) -> Normaliser:
         options = frozenset(f.options)
 
         def enum(value: Any) -> FaceValue:
-            t = value.strip() if type(value) is str else value
+            if type(value) is not str:
+                return normalise_value(f, value, today)
+            t = value.strip()
             if t not in options:
-                raise _bad(f, "not one of the options")
+                return normalise_value(f, value, today)  # the exact error
             return t
 
         return enum
+    if f.value_type is ValueType.DATE:
+
+        def date(value: Any) -> FaceValue:
+            if type(value) is not str:
+                return normalise_value(f, value, today)  # date objects, or the error
+            try:
+                return dt.date.fromisoformat(value.strip()).isoformat()
+            except ValueError:
+                return normalise_value(f, value, today)  # the exact error
+
+        return date
+    if f.value_type is ValueType.IDENTIFIER and f.scheme is IdentifierScheme.RESIDENT_ID:
+
+        def resident_id(value: Any) -> FaceValue:
+            if type(value) is not str or not value.strip():
+                return normalise_value(f, value, today)
+            try:
+                return canonical_resident_id(value.strip(), today=today)
+            except ElicenseError as exc:
+                raise _bad(f, exc.code) from None
+
+        return resident_id
     return lambda value: normalise_value(f, value, today)
 
 
-_COMPILED: dict[tuple[int, dt.date], tuple[LicenseType, dict[str, Normaliser]]] = {}
+class _Compiled(NamedTuple):
+    """What validating values of one license type needs, computed once per type and day."""
+
+    normalisers: dict[str, Normaliser]
+    required: tuple[str, ...]
+    """Required keys in field order (the first one missing is the one reported)."""
+    position: dict[str, int]
+    schemes: dict[str, IdentifierScheme]
+    """Identifier fields with a scheme → that scheme."""
+    field_count: int
 
 
-def _normalisers(license_type: LicenseType, today: dt.date) -> dict[str, Normaliser]:
+_COMPILED: dict[tuple[int, dt.date], tuple[LicenseType, _Compiled]] = {}
+
+
+def _compiled(license_type: LicenseType, today: dt.date) -> _Compiled:
     key = (id(license_type), today)
     hit = _COMPILED.get(key)
     if hit is not None and hit[0] is license_type:
         return hit[1]
     if len(_COMPILED) > 4096:
         _COMPILED.clear()
-    compiled = {f.key: _compile(f, today) for f in license_type.fields}
+    fields = license_type.fields
+    compiled = _Compiled(
+        {f.key: _compile(f, today) for f in fields},
+        tuple(f.key for f in fields if f.required),
+        {f.key: i for i, f in reversed(list(enumerate(fields)))},  # first index wins
+        {
+            f.key: f.scheme
+            for f in fields
+            if f.value_type is ValueType.IDENTIFIER and f.scheme is not None
+        },
+        len(fields),
+    )
     _COMPILED[key] = (license_type, compiled)
     return compiled
 
 
 def validate_face_values(
-    license_type: LicenseType, values: Mapping[str, Any], *, today: dt.date
+    license_type: LicenseType,
+    values: Mapping[str, Any],
+    *,
+    today: dt.date,
+    known: Mapping[tuple[IdentifierScheme, str], str] | None = None,
 ) -> dict[str, FaceValue]:
-    """Every required field present, no unknown field, every value of its type."""
-    normalisers = _normalisers(license_type, today)
+    """Every required field present, no unknown field, every value of its type.
+
+    ``known`` maps (scheme, stripped text) → canonical form for identifiers the caller has
+    already validated with the same ``today`` (the holder code, which usually reappears
+    as the ``id_number`` field): such values are not parsed twice.
+    """
+    c = _compiled(license_type, today)
+    normalisers = c.normalisers
+    schemes = c.schemes if known else None
     out: dict[str, FaceValue] = {}
     for key, value in values.items():
         norm = normalisers.get(key)
@@ -146,13 +208,27 @@ def validate_face_values(
             raise ElicenseError("field.unknown", details={"field": key})
         if value is None or value == "":
             continue
+        if schemes is not None and key in schemes and type(value) is str:
+            hit = known.get((schemes[key], value.strip()))  # type: ignore[union-attr]
+            if hit is not None:
+                out[key] = hit
+                continue
         out[key] = norm(value)
-    if len(out) != len(license_type.fields):
-        for f in license_type.fields:
-            if f.required and f.key not in out:
-                raise ElicenseError("field.missing", details={"field": f.key})
-        return {f.key: out[f.key] for f in license_type.fields if f.key in out}
+    if len(out) != c.field_count:
+        for key in c.required:
+            if key not in out:
+                raise ElicenseError("field.missing", details={"field": key})
+        # In field order, as the catalog lists them; values usually arrive in that order.
+        order = list(map(c.position.__getitem__, out))
+        if order != sorted(order):
+            position = c.position
+            return dict(sorted(out.items(), key=lambda item: position[item[0]]))
     return out
+
+
+# Enum ``.value`` is a slow property lookup: read once.
+_RESIDENT_ID_CODE: str = HolderCodeType.RESIDENT_ID.value
+_USCC_CODE: str = HolderCodeType.USCC.value
 
 
 def validate_holder(license_type: LicenseType, holder: str, *, today: dt.date) -> tuple[str, str]:
@@ -162,14 +238,10 @@ def validate_holder(license_type: LicenseType, holder: str, *, today: dt.date) -
     kind mismatch rather than as whatever check it happens to fail.
     """
     resident = license_type.holder_kind is HolderKind.RESIDENT
-
-    def own() -> tuple[str, str]:
-        if resident:
-            return HolderCodeType.RESIDENT_ID.value, parse_resident_id(holder, today=today).number
-        return HolderCodeType.USCC.value, parse_uscc(holder).code
-
     try:
-        return own()
+        if resident:
+            return _RESIDENT_ID_CODE, canonical_resident_id(holder, today=today)
+        return _USCC_CODE, parse_uscc(holder).code
     except ElicenseError as exc:
         try:
             parse_uscc(holder) if resident else parse_resident_id(holder, today=today)

@@ -15,16 +15,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from elicense.catalog import LicenseType
+from elicense.catalog import IdentifierScheme, LicenseType
 from elicense.claims import TimeCodes, check_times, day_start, int_claim, local_date
 from elicense.errors import ElicenseError
 from elicense.faces import FaceValue, validate_face_values, validate_holder
-from elicense.identifiers import ROOT_OID
+from elicense.identifiers import ROOT_OID, HolderCodeType
 from elicense.identifiers.license_id import compose_license_id
 from elicense.jose.jws import parse_compact, verify_with
 from elicense.jose.keys import PublicKey, Signer
+from elicense.jose.sjson import dumps, dumps_simple
 from elicense.replay import ReplayStore
-from elicense.sdjwt import Rand, holder_key, issue, resolve, split, verify_key_binding
+from elicense.sdjwt import (
+    Rand,
+    holder_key,
+    issue_encoded,
+    resolve_ordered,
+    split,
+    verify_key_binding,
+)
 from elicense.trust import IssuerEntry, KeyState, TrustStore
 
 LICENSE_TYP = "dc+sd-jwt"
@@ -34,6 +42,10 @@ PROTECTED_CLAIMS = frozenset(
     {"iss", "iat", "nbf", "exp", "vct", "status", "cnf", "license_id", "holder_type", "sub",
      "aud", "jti"}
 )  # fmt: skip
+_HOLDER_SCHEMES = {
+    HolderCodeType.RESIDENT_ID.value: IdentifierScheme.RESIDENT_ID,
+    HolderCodeType.USCC.value: IdentifierScheme.USCC,
+}
 _LICENSE_TIMES = TimeCodes(expired="license.expired", not_yet_valid="license.not_yet_valid")
 
 
@@ -92,27 +104,22 @@ def issue_license(
     key.check_signed_at(now)
     today = local_date(now)
     holder_type, holder_code = validate_holder(license_type, holder, today=today)
-    values = validate_face_values(license_type, fields, today=today)
+    # The holder code usually reappears as a face field (id_number): validated once.
+    scheme = _HOLDER_SCHEMES[holder_type]
+    values = validate_face_values(
+        license_type, fields, today=today, known={(scheme, holder.strip()): holder_code}
+    )
     if valid_until is not None and valid_until < valid_from:
         raise ElicenseError("license.bad_validity")
     lid = compose_license_id(license_type.code, issuer.id, serial, version)
-    plain: dict[str, Any] = {
-        "iss": issuer.id,
-        "iat": now,
-        "nbf": day_start(valid_from),
-        "vct": license_type.code,
-        "license_id": lid,
-        "holder_type": holder_type,
-    }
-    if valid_until is not None:
-        plain["exp"] = day_start(valid_until + dt.timedelta(days=1))
-    if status is not None:
-        plain["status"] = status.claim()
-    if holder_jwk is not None:
-        plain["cnf"] = {"jwk": holder_jwk.to_jwk()}
-    issued = issue(
+    exp = day_start(valid_until + dt.timedelta(days=1)) if valid_until is not None else None
+    plain_json = _plain_claims_json(
+        issuer.id, now, day_start(valid_from), license_type.code, lid, holder_type, exp,
+        status, holder_jwk.to_jwk() if holder_jwk is not None else None,
+    )  # fmt: skip
+    issued = issue_encoded(
         header={"typ": LICENSE_TYP},
-        plain=plain,
+        plain_json=plain_json,
         disclosable={HOLDER_CLAIM: holder_code, **values},
         signer=signer,
         rand=rand,
@@ -121,6 +128,47 @@ def issue_license(
     return IssuedLicense(
         issued.combined, lid, license_type.code, holder_type, values, issued.disclosures
     )
+
+
+def _plain_claims_json(
+    iss: str,
+    iat: int,
+    nbf: int,
+    vct: str,
+    license_id: str,
+    holder_type: str,
+    exp: int | None,
+    status: StatusRef | None,
+    jwk: dict[str, str] | None,
+) -> bytes:
+    """The plain claims, as ``dumps`` encodes them: through the fast encoder when every
+    value has its usual exact type (all ``dumps_simple`` accepts), else ``dumps``."""
+    plain: dict[str, Any] = {
+        "iss": iss,
+        "iat": iat,
+        "nbf": nbf,
+        "vct": vct,
+        "license_id": license_id,
+        "holder_type": holder_type,
+    }
+    if exp is not None:
+        plain["exp"] = exp
+    if status is not None:
+        plain["status"] = status.claim()
+    if jwk is not None:
+        plain["cnf"] = {"jwk": jwk}
+    simple = (
+        type(iss) is str
+        and type(vct) is str
+        and type(license_id) is str
+        and type(holder_type) is str
+        and type(iat) is int
+        and type(nbf) is int
+        and (exp is None or type(exp) is int)
+        and (status is None or (type(status.uri) is str and type(status.idx) is int))
+        and (jwk is None or all(type(k) is str and type(v) is str for k, v in jwk.items()))
+    )
+    return dumps_simple(plain) if simple else dumps(plain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,29 +256,30 @@ def verify_license(
         raise ElicenseError("token.bad_claim", details={"claim": "license_id"})
     holder_type = _str_claim(payload, "holder_type")
     status = _status(payload)
-    resolved = resolve(payload, parts.disclosures)
-    if resolved.disclosed & PROTECTED_CLAIMS:
+    claims, disclosed = resolve_ordered(payload, parts.disclosures)
+    disclosed_set = frozenset(disclosed)
+    if disclosed_set & PROTECTED_CLAIMS:
         raise ElicenseError("sd.protected_claim")
     key_bound = _key_binding(parts.kb_jwt, parts.sd_jwt, payload, now, policy, replay)
-    claims = resolved.claims
     holder_id = claims.get(HOLDER_CLAIM)
-    fields = {k: v for k, v in claims.items() if k in resolved.disclosed and k != HOLDER_CLAIM}
+    fields = {k: claims[k] for k in disclosed if k != HOLDER_CLAIM}  # in claims order
+    # Positional: a frozen dataclass pays per keyword; same order as the fields above.
     return VerifiedLicense(
-        type_code=vct,
-        issuer=issuer,
-        issuer_name=lookup.issuer.name,
-        region=lookup.trust_list.region,
-        license_id=license_id,
-        holder_type=holder_type,
-        holder_id=holder_id if isinstance(holder_id, str) else None,
-        issued_at=iat,
-        valid_from=nbf,
-        valid_until=exp,
-        fields=fields,
-        status=status,
-        key_bound=key_bound,
-        kid=lookup.key.kid,
-        disclosed=resolved.disclosed,
+        vct,  # type_code
+        issuer,
+        lookup.issuer.name,  # issuer_name
+        lookup.trust_list.region,  # region
+        license_id,
+        holder_type,
+        holder_id if isinstance(holder_id, str) else None,  # holder_id
+        iat,  # issued_at
+        nbf,  # valid_from
+        exp,  # valid_until
+        fields,
+        status,
+        key_bound,
+        lookup.key.key.kid,  # kid
+        disclosed_set,  # disclosed
     )
 
 

@@ -11,16 +11,28 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from elicense.errors import ElicenseError
-from elicense.jose.b64 import b64d, b64e
-from elicense.jose.jws import HEADER_NO_KID, parse_compact, sign_compact, verify_with
+from elicense.jose.b64 import b64d, b64e, b64e_many
+from elicense.jose.jws import (
+    HEADER_NO_KID,
+    parse_compact,
+    sign_compact,
+    sign_compact_json,
+    verify_with,
+)
 from elicense.jose.keys import PublicKey, Signer, public_key_from_jwk
-from elicense.jose.sjson import decode_text, dumps, loads_value
+from elicense.jose.sjson import (
+    decode_text,
+    dumps,
+    dumps_simple,
+    loads_canonical,
+    loads_string_array,
+    loads_value,
+)
 
 SD_ALG = "sha-256"
 KB_TYP = "kb+jwt"
@@ -34,15 +46,25 @@ def _digest(disclosure_b64: str) -> str:
     return b64e(hashlib.sha256(disclosure_b64.encode("ascii")).digest())
 
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+def _digests_b64(digests: list[bytes]) -> list[str]:
+    """base64url of many 32-byte digests in one encoder call.
+
+    Each digest is followed by a zero byte: 33 bytes encode to exactly 44 characters, and
+    the first 43 of them are the digest's own unpadded base64url (its 43rd character holds
+    the digest's last 2 bits and 4 zero bits, just as the canonical encoding does).
+    """
+    whole = b64e(b"\0".join(digests) + b"\0")
+    return [whole[i : i + 43] for i in range(0, 44 * len(digests), 44)]
+
+
 _json_string = json.encoder.encode_basestring  # the ensure_ascii=False encoder, in C
 
 
 def _disclosure_json(salt: str, name: str, value: Any) -> bytes:
-    """``[salt, name, value]`` as compact UTF-8 JSON; the common case (a plain claim name
-    and a string value) is encoded directly, anything else through ``json``."""
-    if type(value) is str and _SAFE_NAME.fullmatch(name):
-        return f'["{salt}","{name}",{_json_string(value)}]'.encode()
+    """``[salt, name, value]`` as compact UTF-8 JSON; the common case (string name and
+    value) is written directly, byte-identical to ``dumps`` (same C string encoder)."""
+    if type(value) is str and type(name) is str:
+        return f'["{salt}",{_json_string(name)},{_json_string(value)}]'.encode()
     return dumps([salt, name, value])
 
 
@@ -51,20 +73,19 @@ def make_disclosure(salt: str, name: str, value: Any) -> str:
     return b64e(_disclosure_json(salt, name, value))
 
 
-def _encode_all(texts: list[bytes]) -> list[str]:
-    """base64url of each text, in one encoder call.
+def _encode_all(texts: list[bytes]) -> tuple[list[str], list[bytes]]:
+    """base64url of each text and the SHA-256 of that encoding.
 
     Each JSON text is padded with insignificant whitespace (RFC 8259 §2) to a multiple of
-    3 bytes, so the base64 of the concatenation is the concatenation of the parts' base64.
+    3 bytes: its base64 then has no partial group, and a verifier can check and decode all
+    of a presentation's disclosures in one call (see ``_decode_batch``).
     """
-    padded = [t + b"  "[: -len(t) % 3] for t in texts]
-    whole = b64e(b"".join(padded))
-    out, pos = [], 0
-    for t in padded:
-        end = pos + len(t) // 3 * 4
-        out.append(whole[pos:end])
-        pos = end
-    return out
+    encoded = b64e_many([t + _PADDING[len(t) % 3] for t in texts])
+    sha256 = hashlib.sha256
+    return [e.decode("ascii") for e in encoded], [sha256(e).digest() for e in encoded]
+
+
+_PADDING = (b"", b"  ", b" ")  # by length % 3: what makes a multiple of 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,23 +108,70 @@ def issue(
     decoys: int = 0,
 ) -> Issued:
     """Sign ``plain`` claims with every ``disclosable`` claim hidden behind a digest."""
+    names, encoded, digests = _disclose(disclosable, rand, decoys)
+    if "_sd" in plain or "_sd_alg" in plain:
+        payload = dumps({**plain, "_sd": digests, "_sd_alg": SD_ALG})
+    else:
+        payload = _with_digests(dumps(plain), digests)
+    return _signed(header, payload, signer, names, encoded)
+
+
+def issue_encoded(
+    *,
+    header: Mapping[str, Any],
+    plain_json: bytes,
+    disclosable: Mapping[str, Any],
+    signer: Signer,
+    rand: Rand,
+    decoys: int = 0,
+) -> Issued:
+    """``issue`` for plain claims the caller has already encoded: ``plain_json`` must be
+    ``dumps(plain)`` for a ``plain`` without ``_sd``/``_sd_alg`` members."""
+    names, encoded, digests = _disclose(disclosable, rand, decoys)
+    return _signed(header, _with_digests(plain_json, digests), signer, names, encoded)
+
+
+def _disclose(
+    disclosable: Mapping[str, Any], rand: Rand, decoys: int
+) -> tuple[list[str], list[str], list[str]]:
+    """(claim names, their disclosures, the sorted digests of those and of the decoys)."""
     names = list(disclosable)
     # 18-byte salts (144 bits) encode to exactly 24 characters: one base64 call for all.
     salts = b64e(rand(SALT_BYTES * len(names)))
-    encoded = _encode_all(
-        [_disclosure_json(salts[i * 24 : i * 24 + 24], name, disclosable[name])
-         for i, name in enumerate(names)]
-    )  # fmt: skip
-    disclosures = dict(zip(names, encoded, strict=True))
-    digests = [_digest(d) for d in encoded]
+    texts = [
+        # [salt, name, value] as compact JSON; string names and values (the common case)
+        # go to the fast encoder, byte-identical to ``dumps`` for them.
+        dumps_simple([salts[i * 24 : i * 24 + 24], name, value])
+        if type(value) is str and type(name) is str
+        else _disclosure_json(salts[i * 24 : i * 24 + 24], name, value)
+        for i, (name, value) in enumerate(disclosable.items())
+    ]
+    encoded, raw_digests = _encode_all(texts)
     if decoys:
         noise = rand(32 * decoys)
-        digests.extend(b64e(hashlib.sha256(noise[i * 32 : (i + 1) * 32]).digest())
-                       for i in range(decoys))  # fmt: skip
+        raw_digests.extend(hashlib.sha256(noise[i * 32 : (i + 1) * 32]).digest()
+                           for i in range(decoys))  # fmt: skip
+    digests = _digests_b64(raw_digests)
     digests.sort()  # the order of digests must not reveal the order of claims
-    payload = {**plain, "_sd": digests, "_sd_alg": SD_ALG}
-    jwt = sign_compact(header, payload, signer)
-    return Issued(jwt + "~" + "".join(d + "~" for d in disclosures.values()), jwt, disclosures)
+    return names, encoded, digests
+
+
+def _with_digests(plain_json: bytes, digests: list[str]) -> bytes:
+    """``dumps({**plain, "_sd": digests, "_sd_alg": SD_ALG})`` from ``dumps(plain)``, byte
+    for byte (``plain`` without ``_sd``/``_sd_alg``). The digests (base64url: nothing to
+    escape) are appended as text rather than run through the encoder one by one."""
+    listed = '"' + '","'.join(digests) + '"' if digests else ""
+    sep = "," if len(plain_json) > 2 else ""  # "{}" has no member to follow
+    tail = f'{sep}"_sd":[{listed}],"_sd_alg":"{SD_ALG}"}}'
+    return plain_json[:-1] + tail.encode("ascii")
+
+
+def _signed(
+    header: Mapping[str, Any], payload: bytes, signer: Signer, names: list[str], encoded: list[str]
+) -> Issued:
+    jwt = sign_compact_json(header, payload, signer)
+    combined = "~".join([jwt, *encoded, ""])  # jwt~d1~...~dn~
+    return Issued(combined, jwt, dict(zip(names, encoded, strict=True)))
 
 
 def present(
@@ -149,57 +217,93 @@ class SplitPresentation(NamedTuple):
 def split(text: str, *, max_length: int, max_disclosures: int) -> SplitPresentation:
     if len(text) > max_length:
         raise ElicenseError("token.too_large")
-    if "~" not in text:
+    parts = text.split("~")  # bounded: the length was capped above
+    if len(parts) == 1:
         raise ElicenseError("token.bad_serialization", details={"reason": "not an SD-JWT"})
-    if text.count("~") > max_disclosures + 1:
+    if len(parts) > max_disclosures + 2:  # more than max_disclosures + 1 separators
         raise ElicenseError("token.too_many_disclosures")
-    last = text.rindex("~")
-    parts = text[:last].split("~")
-    kb = text[last + 1 :] or None
-    disclosures = tuple(parts[1:])
+    kb = parts[-1]
+    disclosures = tuple(parts[1:-1])
     if "" in disclosures:
         raise ElicenseError("token.bad_serialization", details={"reason": "empty disclosure"})
-    return SplitPresentation(parts[0], disclosures, kb, text[: last + 1])
+    return SplitPresentation(parts[0], disclosures, kb or None, text[: len(text) - len(kb)])
 
 
-class _Disclosure(NamedTuple):
-    salt: str
-    name: str | None
-    value: Any
+# A decoded disclosure: (salt, claim name or None for an array element, value). A plain
+# tuple: it is built for every disclosure and only ever unpacked.
+_Disclosure = tuple[str, str | None, Any]
 
 
-# The shape every issuer produces for a string member: ["salt","name","value"]. Such a
-# disclosure is decoded without the general parser; anything else takes the strict path.
-_SIMPLE = re.compile(
-    r'[ \t\r\n]*\[[ \t\r\n]*"([A-Za-z0-9_-]{1,64})"[ \t\r\n]*,[ \t\r\n]*"([A-Za-z0-9_]{1,64})"'
-    r'[ \t\r\n]*,[ \t\r\n]*("(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*")[ \t\r\n]*\][ \t\r\n]*'
-)
-_scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
-
-
-def _decode_disclosure(d: str) -> _Disclosure:
-    text = decode_text(b64d(d))
-    m = _SIMPLE.fullmatch(text)
-    if m is not None:
-        name = m.group(2)
-        if name == "_sd":
-            raise ElicenseError("sd.reserved_name")
-        return _Disclosure(m.group(1), name, _scanstring(m.group(3), 1, True)[0])
-    value = loads_value(text)
+def _decode_disclosure(raw: bytes) -> _Disclosure:
+    """Checklist item 17: exact shapes, string salt and name, reserved names refused."""
+    value = loads_canonical(raw)
+    if value is None:
+        text = decode_text(raw)
+        # The shape issuers write for a text value, ["salt","name","value"], skips the
+        # general checks, which have nothing to look at in a flat array of strings.
+        value = loads_string_array(text)
+        if value is None:
+            value = loads_value(text)
     if not isinstance(value, list) or len(value) not in (2, 3):
         raise ElicenseError("sd.bad_disclosure")
     if not isinstance(value[0], str):
         raise ElicenseError("sd.bad_disclosure")
     if len(value) == 2:
-        return _Disclosure(value[0], None, value[1])
+        return value[0], None, value[1]
     if not isinstance(value[1], str):
         raise ElicenseError("sd.bad_disclosure")
     if value[1] in ("_sd", "..."):
         raise ElicenseError("sd.reserved_name")
-    return _Disclosure(value[0], value[1], value[2])
+    return value[0], value[1], value[2]
+
+
+def _decode_batch(disclosures: Sequence[str]) -> list[bytes] | None:
+    """Every disclosure's bytes from one strict decoder call (item 3), or None.
+
+    When every disclosure's length is a multiple of 4 (as elicense issues them), the
+    base64 of their concatenation splits on group boundaries, so decoding it checks and
+    decodes them all. None when that does not apply or the call refuses: the caller then
+    decodes one by one, reporting the first bad disclosure exactly.
+    """
+    if any(map((3).__and__, map(len, disclosures))):  # some length % 4 != 0 (all in C)
+        return None
+    try:
+        whole = b64d("".join(disclosures))
+    except ElicenseError:
+        return None
+    out, pos = [], 0
+    for d in disclosures:
+        end = pos + len(d) // 4 * 3
+        out.append(whole[pos:end])
+        pos = end
+    return out
+
+
+def _by_digest(disclosures: Sequence[str]) -> dict[str, _Disclosure]:
+    """Digest → decoded disclosure; each disclosure is decoded, hashed, checked for a
+    duplicate and parsed, in order, so the first fault is the one reported."""
+    by_digest: dict[str, _Disclosure] = {}
+    raw = _decode_batch(disclosures)
+    if raw is None:
+        for d in disclosures:
+            data = b64d(d)
+            digest = _digest(d)
+            if digest in by_digest:
+                raise ElicenseError("sd.duplicate_digest")
+            by_digest[digest] = _decode_disclosure(data)
+        return by_digest
+    # All decoded, so all ASCII.
+    for digest, data in zip(map(_digest, disclosures), raw, strict=True):
+        if digest in by_digest:
+            raise ElicenseError("sd.duplicate_digest")
+        by_digest[digest] = _decode_disclosure(data)
+    return by_digest
 
 
 _CONTAINERS = (dict, list)
+#: Exactly these types are never containers: an object whose members are all of them
+#: needs no recursive walk (tested in C with ``issuperset(map(type, ...))``).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class _Resolver:
@@ -210,7 +314,7 @@ class _Resolver:
     def __init__(self, by_digest: dict[str, _Disclosure]) -> None:
         self.by_digest = by_digest
         self.seen: set[str] = set()
-        self.top_level_disclosed: set[str] = set()
+        self.top_level_disclosed: list[str] = []
 
     def _take(self, digest: Any) -> _Disclosure | None:
         """Mark a digest as seen (each may appear once) and return its disclosure, if any."""
@@ -221,29 +325,46 @@ class _Resolver:
         self.seen.add(digest)
         return self.by_digest.get(digest)
 
-    def obj(self, node: dict[str, Any], *, top: bool) -> dict[str, Any]:
+    def obj(self, node: Mapping[str, Any], *, top: bool) -> dict[str, Any]:
         if not top and "_sd_alg" in node:
             raise ElicenseError("sd.bad_alg")
-        out: dict[str, Any] = {}
-        for k, v in node.items():
-            if k == "_sd" or k == "_sd_alg":  # noqa: PLR1714 - fastest spelling on this path
-                continue
-            out[k] = self.value(v) if isinstance(v, _CONTAINERS) else v
-        digests = node.get("_sd", ())
+        # Copy in C, drop the SD-JWT members, then replace the nested containers in member
+        # order (as a member-by-member walk would); all-scalar objects skip that walk.
+        out = dict(node)
+        digests = out.pop("_sd", ())
+        out.pop("_sd_alg", None)
+        if not _SCALARS.issuperset(map(type, out.values())):
+            for k in [k for k, v in out.items() if isinstance(v, _CONTAINERS)]:
+                v = out[k]
+                if (
+                    type(v) is dict
+                    and "_sd" not in v
+                    and "_sd_alg" not in v
+                    and _SCALARS.issuperset(map(type, v.values()))
+                ):
+                    out[k] = dict(v)  # what obj(v) gives for an all-scalar object, inlined
+                else:
+                    out[k] = self.value(v)
         if type(digests) is not list and digests != ():
             raise ElicenseError("sd.bad_structure")
-        for digest in digests:
-            found = self._take(digest)
+        seen, by_digest = self.seen, self.by_digest
+        for digest in digests:  # _take, inlined: this loop runs for every digest and decoy
+            if type(digest) is not str:
+                raise ElicenseError("sd.bad_structure")
+            if digest in seen:
+                raise ElicenseError("sd.duplicate_digest")
+            seen.add(digest)
+            found = by_digest.get(digest)
             if found is None:
                 continue  # a decoy, or a claim the holder chose not to disclose
-            if found.name is None:
+            _, name, v = found
+            if name is None:
                 raise ElicenseError("sd.bad_disclosure", details={"reason": "array shape"})
-            if found.name in out:
+            if name in out:
                 raise ElicenseError("sd.claim_override")
-            v = found.value
-            out[found.name] = self.value(v) if isinstance(v, _CONTAINERS) else v
+            out[name] = self.value(v) if isinstance(v, _CONTAINERS) else v
             if top:
-                self.top_level_disclosed.add(found.name)
+                self.top_level_disclosed.append(name)
         return out
 
     def arr(self, node: list[Any]) -> list[Any]:
@@ -255,9 +376,9 @@ class _Resolver:
                 found = self._take(item["..."])
                 if found is None:
                     continue
-                if found.name is not None:
+                if found[1] is not None:
                     raise ElicenseError("sd.bad_disclosure", details={"reason": "object shape"})
-                item = found.value  # noqa: PLW2901 - the disclosed element replaces the placeholder
+                item = found[2]  # noqa: PLW2901 - the disclosed element replaces the placeholder
             out.append(self.value(item) if isinstance(item, _CONTAINERS) else item)
         return out
 
@@ -277,20 +398,25 @@ class Resolved(NamedTuple):
 
 def resolve(payload: Mapping[str, Any], disclosures: Iterable[str]) -> Resolved:
     """Apply disclosures to a verified payload (RFC 9901 §7.1 steps 3-5)."""
+    claims, disclosed = resolve_ordered(payload, disclosures)
+    return Resolved(claims, frozenset(disclosed))
+
+
+def resolve_ordered(
+    payload: Mapping[str, Any], disclosures: Iterable[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """``resolve``, with the top-level disclosed names in the order they were applied
+    (the order of the claims dict, where they follow the plain claims)."""
     sd_alg = payload.get("_sd_alg", SD_ALG)
     if sd_alg != SD_ALG:
         raise ElicenseError("sd.bad_alg")
-    by_digest: dict[str, _Disclosure] = {}
-    for d in disclosures:
-        digest = _digest(d)
-        if digest in by_digest:
-            raise ElicenseError("sd.duplicate_digest")
-        by_digest[digest] = _decode_disclosure(d)
+    encoded = disclosures if isinstance(disclosures, tuple | list) else tuple(disclosures)
+    by_digest = _by_digest(encoded) if encoded else {}
     resolver = _Resolver(by_digest)
-    claims = resolver.obj(dict(payload), top=True)
+    claims = resolver.obj(payload, top=True)
     if not by_digest.keys() <= resolver.seen:
         raise ElicenseError("sd.unreferenced_disclosure")
-    return Resolved(claims, frozenset(resolver.top_level_disclosed))
+    return claims, resolver.top_level_disclosed
 
 
 def holder_key(payload: Mapping[str, Any]) -> PublicKey | None:
@@ -301,7 +427,7 @@ def holder_key(payload: Mapping[str, Any]) -> PublicKey | None:
         raise ElicenseError("token.bad_claim", details={"claim": "cnf"})
     jwk = cnf["jwk"]
     try:
-        frozen = tuple(sorted(jwk.items()))
+        frozen = tuple(jwk.items())  # the cache key: exactly the members, in their order
         hash(frozen)
     except TypeError:
         raise ElicenseError("key.bad_jwk") from None

@@ -13,6 +13,7 @@ one adds it there rather than loosening the standard check.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -31,6 +32,12 @@ def _mod37_36_state(payload: str, p: int = 36) -> int:
         p = (p + _VALUE[c]) % 36 or 36
         p = (p * 2) % 37
     return p
+
+
+# The same recurrence as a table, _STEP[p][c] = next state (p ranges over 1..36): one
+# lookup per character where identifiers are built in bulk.
+_STEP = [{c: (((p + v) % 36 or 36) * 2) % 37 for c, v in _VALUE.items()} for p in range(37)]
+_SERIAL = re.compile(r"[0-9A-Z]{1,64}")
 
 
 def mod37_36_check_char(payload: str) -> str:
@@ -123,11 +130,13 @@ def compose_license_id(type_code: str, issuer: str, serial: str, version: int) -
     """Like ``build_license_id`` for a type code and issuer validated already (from a
     loaded catalog and a verified trust list): only serial and version are checked."""
     ver = f"{version:03d}"
-    if not (1 <= len(serial) <= _MAX_SERIAL) or any(c not in _VALUE for c in serial):
+    if not _SERIAL.fullmatch(serial):  # 1-64 characters of 0-9A-Z, as _validate_parts
         raise ElicenseError("license_id.bad_serial")
-    if len(ver) != 3:
+    if not 0 <= version <= 999:  # three digits (a negative one used to escape as KeyError)
         raise ElicenseError("license_id.bad_version")
-    state = _mod37_36_state(serial + ver, _prefix_state(type_code + issuer))
+    state = _prefix_state(type_code + issuer)
+    for c in serial + ver:
+        state = _STEP[state][c]
     return f"{ROOT_OID}.{type_code}.{issuer}.{serial}.{ver}.{_ALNUM[(37 - state) % 36]}"
 
 

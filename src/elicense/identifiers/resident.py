@@ -61,8 +61,10 @@ def _fail(code: str, position: int | None = None) -> ElicenseError:
 
 
 def _parse_date(text: str, today: dt.date) -> dt.date:
+    # ``text`` is 8 ASCII digits (checked by the caller): ``fromisoformat`` reads YYYYMMDD
+    # (Python ≥ 3.11) with the same range checks as ``date(int, int, int)``, in one call.
     try:
-        born = dt.date(int(text[0:4]), int(text[4:6]), int(text[6:8]))
+        born = dt.date.fromisoformat(text)
     except ValueError:
         raise _fail("resident_id.bad_date") from None
     if born.year < _EARLIEST_BIRTH_YEAR:
@@ -88,6 +90,22 @@ def convert_legacy_resident_id(value: str, *, today: dt.date) -> str:
     return first17 + resident_check_char(first17)
 
 
+def _check_18(raw: str, today: dt.date) -> tuple[str, str, dt.date]:
+    """Validate an 18-character number: (canonical number, province, birth date)."""
+    number = raw[:17] + raw[17].upper()
+    if not _SHAPE.fullmatch(number):
+        for i, c in enumerate(number):
+            if c not in _DIGITS and not (i == 17 and c == "X"):
+                raise _fail("resident_id.bad_character", i + 1)
+    province = PROVINCES.get(number[:2])
+    if province is None:
+        raise _fail("resident_id.bad_region")
+    birth = _parse_date(number[6:14], today)
+    if resident_check_char(number[:17]) != number[17]:
+        raise _fail("resident_id.bad_check", 18)
+    return number, province, birth
+
+
 def parse_resident_id(value: str, *, today: dt.date) -> ResidentId:
     """Validate an 18-digit number (or convert a 15-digit one) and return its parts.
 
@@ -101,17 +119,7 @@ def parse_resident_id(value: str, *, today: dt.date) -> ResidentId:
         return replace(parsed, legacy_input=True)
     if len(raw) != 18:
         raise _fail("resident_id.bad_length")
-    number = raw[:17] + raw[17].upper()
-    if not _SHAPE.fullmatch(number):
-        for i, c in enumerate(number):
-            if c not in _DIGITS and not (i == 17 and c == "X"):
-                raise _fail("resident_id.bad_character", i + 1)
-    province = PROVINCES.get(number[:2])
-    if province is None:
-        raise _fail("resident_id.bad_region")
-    birth = _parse_date(number[6:14], today)
-    if resident_check_char(number[:17]) != number[17]:
-        raise _fail("resident_id.bad_check", 18)
+    number, province, birth = _check_18(raw, today)
     return ResidentId(
         number=number,
         region_code=number[:6],
@@ -121,6 +129,15 @@ def parse_resident_id(value: str, *, today: dt.date) -> ResidentId:
         sex=Sex.MALE if int(number[16]) % 2 else Sex.FEMALE,
         legacy_input=False,
     )
+
+
+def canonical_resident_id(value: str, *, today: dt.date) -> str:
+    """``parse_resident_id(value, today=today).number``, with the same checks and errors,
+    without building the parsed record (issuing only needs the canonical number)."""
+    raw = value.strip()
+    if len(raw) == 18:
+        return _check_18(raw, today)[0]
+    return parse_resident_id(raw, today=today).number
 
 
 def is_valid_resident_id(value: str, *, today: dt.date) -> bool:

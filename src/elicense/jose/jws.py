@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from elicense.errors import ElicenseError
 from elicense.jose.b64 import b64d, b64e
-from elicense.jose.keys import KID_PATTERN, PublicKey, Signer
+from elicense.jose.keys import KID_PATTERN, Alg, PublicKey, Signer
 from elicense.jose.sjson import dumps, loads_object
 
 #: Header members a verifier understands; everything else (jwk, jku, x5u, x5c, zip, b64,
@@ -37,8 +37,8 @@ class ParsedJws(NamedTuple):
 
 
 @functools.lru_cache(maxsize=256)
-def _encoded_header(items: tuple[tuple[str, Any], ...], alg: str, kid: str | None) -> str:
-    full = {"alg": alg, **dict(items)}
+def _encoded_header(items: tuple[tuple[str, Any], ...], alg: Alg, kid: str | None) -> str:
+    full = {"alg": alg.value, **dict(items)}
     if kid is not None:
         full["kid"] = kid
     return b64e(dumps(full))
@@ -47,16 +47,43 @@ def _encoded_header(items: tuple[tuple[str, Any], ...], alg: str, kid: str | Non
 def sign_compact(
     header: Mapping[str, Any], payload: Mapping[str, Any], signer: Signer, *, kid: bool = True
 ) -> str:
-    h64 = _encoded_header(tuple(header.items()), signer.alg.value, signer.kid if kid else None)
-    signing_input = h64 + "." + b64e(dumps(payload))
+    return sign_compact_json(header, dumps(payload), signer, kid=kid)
+
+
+def sign_compact_json(
+    header: Mapping[str, Any], payload_json: bytes, signer: Signer, *, kid: bool = True
+) -> str:
+    """``sign_compact`` for a payload the caller has already encoded as compact JSON."""
+    # Keyed on the Alg member itself: a StrEnum hashes as its string (``.value`` is slow).
+    h64 = _encoded_header(tuple(header.items()), signer.alg, signer.kid if kid else None)
+    signing_input = h64 + "." + b64e(payload_json)
     return signing_input + "." + b64e(signer.sign(signing_input.encode("ascii")))
 
 
 @functools.lru_cache(maxsize=1024)
-def _header(h64: str) -> dict[str, Any]:
-    """Headers repeat for every token a key signs, so parsing them is cached (errors are
-    not cached: lru_cache does not store exceptions). Callers must not mutate the dict."""
-    return loads_object(b64d(h64))
+def _header(h64: str, typ: str, allowed_header: frozenset[str]) -> dict[str, Any]:
+    """Decode and check a header (items 4-7, 11) for one token kind.
+
+    Headers repeat for every token a key signs, so the result is cached, keyed on exactly
+    what it is computed from: the header text and the kind's typ and allow-list. Refusals
+    are not cached (lru_cache does not store exceptions): a bad header is re-checked and
+    refused every time. Callers must not mutate the dict.
+    """
+    header = loads_object(b64d(h64))
+    if not header.keys() <= allowed_header:
+        raise ElicenseError(
+            "token.bad_header", details={"members": sorted(header.keys() - allowed_header)}
+        )
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in _KNOWN_ALGS:
+        raise ElicenseError("token.bad_alg")
+    if header.get("typ") != typ:
+        raise ElicenseError("token.bad_typ")
+    if "kid" in allowed_header:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
+            raise ElicenseError("token.bad_kid")
+    return header
 
 
 def parse_compact(
@@ -72,28 +99,16 @@ def parse_compact(
     if len(parts) != 3:
         raise ElicenseError("token.bad_serialization", details={"segments": len(parts)})
     h64, p64, s64 = parts
-    header = _header(h64)
-    if not header.keys() <= allowed_header:
-        raise ElicenseError(
-            "token.bad_header", details={"members": sorted(header.keys() - allowed_header)}
-        )
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in _KNOWN_ALGS:
-        raise ElicenseError("token.bad_alg")
-    if header.get("typ") != typ:
-        raise ElicenseError("token.bad_typ")
-    if "kid" in allowed_header:
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
-            raise ElicenseError("token.bad_kid")
+    header = _header(h64, typ, allowed_header)
     payload = loads_object(b64d(p64))
     signature = b64d(s64)
+    # All three segments decoded, so the token is ASCII.
     return ParsedJws(header, payload, token[: len(h64) + 1 + len(p64)].encode("ascii"), signature)
 
 
 def verify_with(parsed: ParsedJws, key: PublicKey, code: str = "token.bad_signature") -> None:
     """The header's ``alg`` must be the key's pinned algorithm, then the signature must hold."""
-    if parsed.header["alg"] != key.alg.value:
+    if parsed.header["alg"] != key.alg:  # a StrEnum: compares as its string value
         raise ElicenseError("token.bad_alg")
     if len(parsed.signature) != 64:
         raise ElicenseError("token.bad_signature_encoding")

@@ -41,6 +41,57 @@ class Alg(StrEnum):
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
+def _der_prefixes() -> dict[int, tuple[bytes, bytes]]:
+    """DER ``SEQUENCE { INTEGER r, INTEGER s }`` framing for 32-byte r and s whose first
+    byte is non-zero, keyed by (high bit of r, high bit of s): a set high bit needs a
+    leading 0x00 to keep the INTEGER positive."""
+    out = {}
+    for hr in (0, 1):
+        for hs in (0, 1):
+            lr, ls = 32 + hr, 32 + hs
+            head = bytes((0x30, lr + ls + 4, 0x02, lr)) + b"\0" * hr
+            out[hr * 2 + hs] = (head, bytes((0x02, ls)) + b"\0" * hs)
+    return out
+
+
+_DER_PREFIXES = _der_prefixes()
+
+
+def raw_to_der(signature: bytes) -> bytes:
+    """JWS r‖s (64 bytes) → the DER form OpenSSL verifies; byte-identical to
+    ``encode_dss_signature``. All but 2 in 256 signatures have no leading zero byte in
+    r or s and take the table path, which avoids two big-int conversions."""
+    r0, s0 = signature[0], signature[32]
+    if r0 and s0:
+        head, mid = _DER_PREFIXES[(r0 >> 7) * 2 + (s0 >> 7)]
+        return head + signature[:32] + mid + signature[32:]
+    return encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+
+
+def der_to_raw(der: bytes) -> bytes:
+    """OpenSSL's DER ECDSA signature → JWS r‖s (64 bytes); byte-identical to going through
+    ``decode_dss_signature``. The framing ``30 L 02 lr r 02 ls s`` with short lengths (as
+    P-256 always has) is sliced directly; anything else goes through the library's parser.
+    """
+    n = len(der)
+    lr = der[3] if n > 5 else 0
+    ls = der[5 + lr] if n > 6 + lr else 0
+    if (
+        0 < lr <= 33
+        and 0 < ls <= 33
+        and n == 6 + lr + ls
+        and der[:3] == bytes((0x30, n - 2, 0x02))
+        and der[4 + lr] == 0x02
+        and (lr < 33 or der[4] == 0)
+        and (ls < 33 or der[6 + lr] == 0)
+    ):
+        return der[4 : 4 + lr][-32:].rjust(32, b"\0") + der[6 + lr :][-32:].rjust(32, b"\0")
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638: SHA-256 over the required members, sorted, no whitespace."""
     members: tuple[str, ...]
@@ -69,7 +120,8 @@ class PublicKey(ABC):
         """True only for a valid signature in the JWS encoding of this algorithm."""
 
     def to_jwk(self) -> dict[str, str]:
-        return {**self.jwk, "kid": self.kid, "alg": self.alg.value}
+        # _value_ (the documented attribute behind the slow ``value`` property): "ES256"
+        return {**self.jwk, "kid": self.kid, "alg": self.alg._value_}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PublicKey) and (self.alg, self.kid) == (other.alg, other.kid)
@@ -98,11 +150,8 @@ class P256PublicKey(PublicKey):
         # JWS ES256 signatures are exactly r‖s, 64 bytes; DER is refused (checklist 10).
         if len(signature) != 64:
             return False
-        der = encode_dss_signature(
-            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        )
         try:
-            self._key.verify(der, message, _ECDSA_SHA256)
+            self._key.verify(raw_to_der(signature), message, _ECDSA_SHA256)
         except InvalidSignature:
             return False
         return True
@@ -186,10 +235,10 @@ def public_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) -> Publi
         key = Sm2PublicKey(point)
     else:
         raise ElicenseError("key.unsupported")
-    if alg is not None and alg != key.alg.value:
+    if alg is not None and alg != key.alg:
         raise ElicenseError("key.alg_mismatch")
     declared_alg = jwk.get("alg")
-    if declared_alg is not None and declared_alg != key.alg.value:
+    if declared_alg is not None and declared_alg != key.alg:
         raise ElicenseError("key.alg_mismatch")
     declared_kid = jwk.get("kid")
     if declared_kid is not None and declared_kid != key.kid:
@@ -232,8 +281,7 @@ class P256Signer:
         return self._public
 
     def sign(self, message: bytes) -> bytes:
-        r, s = decode_dss_signature(self._key.sign(message, _ECDSA_SHA256))
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return der_to_raw(self._key.sign(message, _ECDSA_SHA256))
 
     @property
     def private_key(self) -> ec.EllipticCurvePrivateKey:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+from types import ModuleType
 from typing import Any
 
 from elicense.errors import ElicenseError
+
+_orjson: ModuleType | None
+try:  # an optional accelerator: everything below is exact without it
+    import orjson
+
+    _orjson = orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
 
 MAX_DEPTH = 16
 _MAX_NUMBER_CHARS = 24
@@ -45,6 +54,23 @@ def _float(text: str) -> float:
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
 # Integers need no hook: the length cap bounds them, CPython refuses over 4300 digits, and
 # every claim elicense interprets is range-checked where it is read.
+
+# The C scanner behind ``_DECODER.decode``, called directly: ``decode`` spends two regex
+# calls on surrounding whitespace that token JSON rarely has. Same checks (see ``_decode``).
+_scan_once: Any = _DECODER.scan_once  # type: ignore[attr-defined]
+_JSON_WS = " \t\n\r"
+
+
+def _decode(text: str) -> Any:
+    """``_DECODER.decode(text)``: one JSON value, optionally surrounded by JSON whitespace."""
+    start = len(text) - len(text.lstrip(_JSON_WS))
+    try:
+        value, end = _scan_once(text, start)
+    except StopIteration:
+        raise ValueError("no JSON value") from None
+    if end != len(text) and text[end:].strip(_JSON_WS):
+        raise ValueError("extra data")
+    return value
 
 
 def _depth_ok(value: Any, budget: int) -> bool:
@@ -83,7 +109,7 @@ def decode_text(data: bytes) -> str:
 def loads_value(text: str) -> Any:
     """Parse any strict JSON value (disclosures are arrays)."""
     try:
-        value = _DECODER.decode(text)
+        value = _decode(text)
     except _Refused as exc:
         raise ElicenseError(exc.code) from None
     except (ValueError, RecursionError):
@@ -91,13 +117,72 @@ def loads_value(text: str) -> Any:
     # Nesting needs brackets: with few of them the walk is skipped on the hot path.
     if (text.count("{") + text.count("[")) > MAX_DEPTH and not _depth_ok(value, MAX_DEPTH):
         raise ElicenseError("token.too_deep")
-    if _SURROGATE_ESCAPE.search(text) and not _strings_ok(value):
+    # Lone surrogates can only come from \\u escapes (strict UTF-8 decoding refuses them).
+    if "\\" in text and _SURROGATE_ESCAPE.search(text) and not _strings_ok(value):
         raise ElicenseError("token.bad_utf8")
+    return value
+
+
+def loads_string_array(text: str) -> list[str] | None:
+    """``loads_value(text)`` when that is a flat array of strings without escapes (every
+    disclosure of a text value, as issuers write them); otherwise None, and the caller
+    goes to ``loads_value`` for the full checks and the exact verdict.
+
+    For such an array the other checks have nothing to look at: there are no objects (so
+    no duplicate members), no numbers or constants, the depth is 1, and a lone surrogate
+    would need a backslash escape.
+    """
+    if text[:1] != "[" or "\\" in text:
+        return None
+    body = text.rstrip(_JSON_WS)
+    try:
+        value, end = _scan_once(body, 0)
+    except (StopIteration, ValueError, RecursionError):  # _Refused is a ValueError
+        return None
+    if end != len(body) or type(value) is not list:
+        return None
+    for item in value:
+        if type(item) is not str:
+            return None
+    return value
+
+
+_TRAILING_WS = b" \t\n\r"
+
+
+def loads_canonical(data: bytes) -> Any:
+    """A fast path for JSON written the canonical way (compact, minimal escapes: what
+    elicense and most issuers write): the value, exactly as the strict parser would give
+    it; or None (unparsable, not canonical, no accelerator, or JSON ``null``), and the
+    caller goes to the strict parser for the full checks and the exact verdict.
+
+    orjson parses, then re-encodes: only if that reproduces ``data`` byte for byte (up to
+    trailing whitespace) is the value used. Then ``data`` is in orjson's output form, so
+    none of the strict parser's refusals can apply but depth: orjson's output has no
+    duplicate member (a dict has none), no NaN/Infinity, no lone surrogate, no BOM, and
+    numbers that read back identically (integers within 64 bits; floats in their
+    shortest form, at most 24 characters); orjson itself refuses invalid UTF-8, and its
+    string escaping is the same as the strict parser reads. Depth is checked here as in
+    ``loads_value``.
+    """
+    if _orjson is None:
+        return None
+    try:
+        value = _orjson.loads(data)
+        if _orjson.dumps(value) != data.rstrip(_TRAILING_WS):
+            return None
+    except (ValueError, TypeError):  # orjson's decode / encode errors
+        return None
+    if (data.count(b"{") + data.count(b"[")) > MAX_DEPTH and not _depth_ok(value, MAX_DEPTH):
+        raise ElicenseError("token.too_deep")
     return value
 
 
 def loads_object(data: bytes) -> dict[str, Any]:
     """Strict UTF-8 bytes → a JSON object."""
+    value = loads_canonical(data)
+    if type(value) is dict:
+        return value
     value = loads_value(decode_text(data))
     if not isinstance(value, dict):
         raise ElicenseError("token.bad_json")
@@ -111,3 +196,21 @@ def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON as elicense signs it (one shared encoder: building one per call
     costs more than encoding a small token)."""
     return _ENCODER.encode(value).encode("utf-8")
+
+
+def dumps_simple(value: Any) -> bytes:
+    """``dumps(value)``, byte for byte, for a value the caller has checked is made only of
+    dicts with string keys, lists, and exact ``str``/``int``/``bool``/``None``.
+
+    For such values orjson writes what the stdlib encoder writes (same separators, same
+    string escaping, same integers) many times faster. Whatever orjson refuses (an
+    integer beyond 64 bits, a lone surrogate) goes to ``dumps``, which then encodes or
+    raises exactly as it always does.
+    """
+    if _orjson is not None:
+        try:
+            encoded: bytes = _orjson.dumps(value)
+            return encoded
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    return dumps(value)
