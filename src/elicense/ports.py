@@ -9,8 +9,8 @@ record is durable when ``append`` returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import NamedTuple, Protocol
 
 from elicense.records import (
     AccessRecord,
@@ -52,6 +52,31 @@ class NewLicense(Protocol):
     def __call__(self, status_list_id: int, status_idx: int) -> LicenseRecord: ...
 
 
+class StatusEntry(NamedTuple):
+    """A status-list entry allocated to one license of a bulk issuance."""
+
+    list_id: int
+    idx: int
+    uri: str
+    """The list's URI, which the license's ``status`` claim names."""
+
+
+class Allocate(Protocol):
+    """Hands out the next status entries, one per owner given (inside the transaction)."""
+
+    def __call__(self, owners: Sequence[str]) -> list[StatusEntry]: ...
+
+
+IssuedChunk = tuple[Sequence[HolderRecord], Sequence[LicenseRecord]]
+"""Holders to register (if new) and the licenses that refer to them."""
+
+
+class BuildBatch(Protocol):
+    """Allocates entries as it goes and yields finished chunks (inside the transaction)."""
+
+    def __call__(self, allocate: Allocate) -> Iterable[IssuedChunk]: ...
+
+
 class Licenses(Protocol):
     def issue(self, owner_id: str, build: NewLicense) -> LicenseRecord:
         """Allocate the next status entry of the owner's open list (creating a list when
@@ -60,6 +85,23 @@ class Licenses(Protocol):
 
     def issue_many(self, owner_id: str, builds: Sequence[NewLicense]) -> list[LicenseRecord]:
         """The same for a batch, in one transaction: all or nothing."""
+        ...
+
+    def issue_bulk(self, owners: Collection[str], build: BuildBatch) -> int:
+        """Bulk issuance for imports, in one transaction: all or nothing.
+
+        The open lists of ``owners`` are locked up front (in a fixed order, so two bulk
+        transactions never deadlock). ``build(allocate)`` may call ``allocate`` any
+        number of times for entries of those owners and yields chunks as soon as they
+        are ready (signed in parallel elsewhere); each chunk's new holders and licenses
+        are written as it arrives, so writing overlaps the signing of the rest. Every
+        license must carry an entry allocated here to its issuer, each entry at most
+        once. An entry no license takes (a row refused while it was being signed) stays
+        unused: a gap in the list, never a second use. Returns the licenses stored."""
+        ...
+
+    def numbers_present(self, numbers: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Which of these (issuer, type code, serial) license numbers are stored."""
         ...
 
     def get(self, license_id: str) -> LicenseRecord | None: ...

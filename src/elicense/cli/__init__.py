@@ -13,6 +13,7 @@ from elicense.cli import (
     codes,
     db,
     ids,
+    importer,
     keys,
     licenses,
     platform_cmds,
@@ -39,6 +40,7 @@ app.command("code")(handles_errors(codes.code))
 app.command("present")(handles_errors(codes.present))
 app.command("init")(platform_cmds.init)
 app.command("serve")(platform_cmds.serve)
+app.command("import")(importer.import_licenses)
 app.command("revoke")(platform_cmds.revoke)
 app.command("suspend")(platform_cmds.suspend)
 app.command("reinstate")(platform_cmds.reinstate)

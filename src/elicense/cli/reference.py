@@ -25,6 +25,7 @@ EXAMPLES: dict[str, str] = {
     "db current": "elicense db current --json",
     "issue": "elicense issue --type <CODE> --holder 11010519491231002X --key police.pem "
     "--trust trust.jwt --issuer <USCC> --serial 2026000001 --field name=张三 --field sex=男",
+    "import": "elicense import licenses.csv --home var/platform --map registry.yaml --json",
     "verify": "elicense verify --image code.png --anchor 370300=anchor.jwk.json --trust trust.jwt --json",
     "code": "elicense code --holder 11010519491231002X --key platform.pem --region 370300 "
     "--scenario hotel_checkin --qr -",

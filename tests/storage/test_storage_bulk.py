@@ -1,0 +1,194 @@
+"""Contract of the bulk issuance path (``issue_bulk``, ``numbers_present``) that imports
+use, on SQLite and PostgreSQL: one transaction per call, entries allocated lazily as the
+batch is built, chunks written as they arrive, gaps allowed but never a reused entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import pytest
+
+from elicense.errors import ElicenseError
+from elicense.ports import Allocate, IssuedChunk
+from elicense.records import HolderRecord, LicenseRecord
+from elicense.statuslist import IndexPermutation, StatusList
+from elicense.storage import SqlStorage
+
+from .storage_support import ISSUER, OTHER_ISSUER, STATUS_KEY, holder, new_license
+
+Opener = Callable[..., SqlStorage]
+
+
+def _records(
+    allocate: Allocate, serials: list[str], owner: str, h: HolderRecord
+) -> list[LicenseRecord]:
+    entries = allocate([owner] * len(serials))
+    return [
+        new_license(s, h.pseudonym, issuer=owner)(e.list_id, e.idx)
+        for s, e in zip(serials, entries, strict=True)
+    ]
+
+
+def test_issue_bulk_registers_holders_and_stores_every_chunk(storage: SqlStorage) -> None:
+    h1, h2 = holder(1), holder(2)
+
+    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
+        yield [h1], _records(allocate, ["A1", "A2"], ISSUER, h1)
+        yield [h1, h2], _records(allocate, ["B1"], OTHER_ISSUER, h2)  # h1 again: no conflict
+
+    assert storage.licenses.issue_bulk([OTHER_ISSUER, ISSUER], build) == 3
+    assert storage.holders.get(h2.pseudonym) == h2
+    assert storage.licenses.count() == 3
+    assert [lst.next_counter for lst in storage.status_lists.for_owner(ISSUER)] == [2]
+    rec = storage.licenses.get_by_number(OTHER_ISSUER, "11100000000013338W011", "B1")
+    assert rec is not None
+    assert rec.holder_pseudonym == h2.pseudonym
+
+
+def test_issue_bulk_hands_out_the_permutation_indexes_with_the_list_uri(
+    storage: SqlStorage,
+) -> None:
+    seen = []
+
+    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
+        seen.extend(allocate([ISSUER] * 3))
+        seen.extend(allocate([ISSUER] * 2))
+        return iter(())
+
+    storage.licenses.issue_bulk([ISSUER], build)
+    (lst,) = storage.status_lists.for_owner(ISSUER)
+    perm = IndexPermutation(STATUS_KEY, lst.size)
+    assert [e.idx for e in seen] == [perm.index(c, lst.id) for c in range(5)]
+    assert {(e.list_id, e.uri) for e in seen} == {(lst.id, lst.uri)}
+
+
+def test_unused_entries_stay_gaps_and_are_never_handed_out_again(storage: SqlStorage) -> None:
+    h = holder(1)
+    storage.holders.upsert(h)
+    first: list[tuple[int, int]] = []
+
+    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
+        entries = allocate([ISSUER] * 5)
+        first.extend((e.list_id, e.idx) for e in entries)
+        yield [], [new_license("S0", h.pseudonym)(entries[0].list_id, entries[0].idx)]
+
+    assert storage.licenses.issue_bulk([ISSUER], build) == 1
+    later = storage.licenses.issue_many(
+        ISSUER, [new_license(f"T{i}", h.pseudonym) for i in range(3)]
+    )
+    assert not {(r.status_list_id, r.status_idx) for r in later} & set(first)
+    assert [lst.next_counter for lst in storage.status_lists.for_owner(ISSUER)] == [8]
+
+
+def test_issue_bulk_opens_new_lists_when_one_fills_mid_batch(open_store: Opener) -> None:
+    store = open_store(list_size=8)
+    h = holder(1)
+
+    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
+        for chunk in range(4):  # 4 x 5 = 20 entries over lists of 8
+            yield [h], _records(allocate, [f"S{chunk}{i}" for i in range(5)], ISSUER, h)
+
+    assert store.licenses.issue_bulk([ISSUER], build) == 20
+    lists = store.status_lists.for_owner(ISSUER)
+    assert [lst.next_counter for lst in lists] == [8, 8, 4]
+    page = store.licenses.page(issuer_id=ISSUER, after=None, limit=100).items
+    assert len({(r.status_list_id, r.status_idx) for r in page}) == 20
+
+
+def test_a_failing_build_writes_nothing_even_of_chunks_already_written(
+    storage: SqlStorage,
+) -> None:
+    h = holder(1)
+
+    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
+        yield [h], _records(allocate, ["S1", "S2"], ISSUER, h)
+        raise RuntimeError("killed half-way")
+
+    with pytest.raises(RuntimeError):
+        storage.licenses.issue_bulk([ISSUER], build)
+    assert storage.licenses.count() == 0
+    assert storage.holders.get(h.pseudonym) is None
+    assert [lst.next_counter for lst in storage.status_lists.for_owner(ISSUER)] in ([], [0])
+
+
+def test_a_duplicate_number_in_a_later_chunk_writes_nothing_of_the_batch(
+    storage: SqlStorage,
+) -> None:
+    h = holder(1)
+    storage.holders.upsert(h)
+    storage.licenses.issue(ISSUER, new_license("S1", h.pseudonym))
+
+    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
+        yield [], _records(allocate, ["S2"], ISSUER, h)
+        yield [], _records(allocate, ["S1"], ISSUER, h)
+
+    with pytest.raises(ElicenseError) as exc:
+        storage.licenses.issue_bulk([ISSUER], build)
+    assert exc.value.code == "storage.conflict"
+    assert storage.licenses.count() == 1
+    assert [lst.next_counter for lst in storage.status_lists.for_owner(ISSUER)] == [1]
+
+
+def test_a_license_with_an_entry_not_handed_out_or_used_twice_is_refused(
+    storage: SqlStorage,
+) -> None:
+    h = holder(1)
+    storage.holders.upsert(h)
+
+    def twice(allocate: Allocate) -> Iterable[IssuedChunk]:
+        (e,) = allocate([ISSUER])
+        return [([], [new_license(s, h.pseudonym)(e.list_id, e.idx) for s in ("S1", "S2")])]
+
+    def invented(allocate: Allocate) -> Iterable[IssuedChunk]:
+        (e,) = allocate([ISSUER])
+        return [([], [new_license("S1", h.pseudonym)(e.list_id, e.idx + 1)])]
+
+    def foreign(allocate: Allocate) -> Iterable[IssuedChunk]:
+        (e,) = allocate([ISSUER])  # an entry of ISSUER's list on another issuer's license
+        return [([], [new_license("S1", h.pseudonym, issuer=OTHER_ISSUER)(e.list_id, e.idx)])]
+
+    for build in (twice, invented, foreign):
+        with pytest.raises(ElicenseError) as exc:
+            storage.licenses.issue_bulk([ISSUER, OTHER_ISSUER], build)
+        assert exc.value.code == "storage.conflict"
+    assert storage.licenses.count() == 0
+
+
+def test_allocating_for_an_undeclared_owner_is_a_programming_error(storage: SqlStorage) -> None:
+    def build(allocate: Allocate) -> Iterable[IssuedChunk]:
+        allocate([OTHER_ISSUER])
+        return []
+
+    with pytest.raises(ValueError, match="not declared"):
+        storage.licenses.issue_bulk([ISSUER], build)
+
+
+def test_a_non_valid_state_of_a_bulk_license_is_mirrored_in_its_list(storage: SqlStorage) -> None:
+    h = holder(1)
+
+    def build(allocate: Allocate) -> Iterable[IssuedChunk]:
+        (e,) = allocate([ISSUER])
+        return [([h], [new_license("S1", h.pseudonym, state=1)(e.list_id, e.idx)])]
+
+    storage.licenses.issue_bulk([ISSUER], build)
+    rec = storage.licenses.get_by_number(ISSUER, "11100000000013338W011", "S1")
+    assert rec is not None
+    lst = storage.status_lists.get(rec.status_list_id)
+    assert lst is not None
+    assert StatusList(lst.size, lst.bits, lst.data)[rec.status_idx] == 1
+
+
+def test_numbers_present_names_exactly_the_stored_numbers(storage: SqlStorage) -> None:
+    h = holder(1)
+    storage.holders.upsert(h)
+    storage.licenses.issue_many(ISSUER, [new_license(f"S{i}", h.pseudonym) for i in range(600)])
+    storage.licenses.issue(OTHER_ISSUER, new_license("S1", h.pseudonym, issuer=OTHER_ISSUER))
+    type_code = "11100000000013338W011"
+    asked = [(ISSUER, type_code, f"S{i}") for i in range(0, 1200, 2)]
+    asked += [(OTHER_ISSUER, type_code, "S1"), (OTHER_ISSUER, type_code, "S2")]
+    asked += [(ISSUER, "11100000000013338W012", "S0")]
+    assert storage.licenses.numbers_present(asked) == {
+        *((ISSUER, type_code, f"S{i}") for i in range(0, 600, 2)),
+        (OTHER_ISSUER, type_code, "S1"),
+    }
+    assert storage.licenses.numbers_present([]) == set()
