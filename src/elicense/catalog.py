@@ -196,8 +196,9 @@ def format_validity(months: int | None) -> str:
     return f"{months // 12}y" if months % 12 == 0 else f"{months}m"
 
 
-class _Problems:
-    """Collects (entry, field, reason) triples so that loading reports everything at once."""
+class Problems:
+    """Collects (entry, field, reason) triples so that loading reports everything at once
+    (the catalog and the scenario loaders share it)."""
 
     def __init__(self) -> None:
         self.items: list[dict[str, str]] = []
@@ -207,7 +208,7 @@ class _Problems:
 
 
 def _enum_value(
-    problems: _Problems, entry: str, where: str, enum: type[Enum], raw: Any, *, default: Any
+    problems: Problems, entry: str, where: str, enum: type[Enum], raw: Any, *, default: Any
 ) -> Any:
     if raw is None:
         return default
@@ -219,14 +220,14 @@ def _enum_value(
         return default
 
 
-def _nonempty_str(problems: _Problems, entry: str, where: str, raw: Any) -> str:
+def _nonempty_str(problems: Problems, entry: str, where: str, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
         problems.add(entry, where, "must be a non-empty string")
         return ""
     return raw
 
 
-def _parse_field(problems: _Problems, entry: str, index: int, raw: Any) -> FaceField | None:
+def _parse_field(problems: Problems, entry: str, index: int, raw: Any) -> FaceField | None:
     where = f"fields[{index}]"
     if not isinstance(raw, dict):
         problems.add(entry, where, "must be a mapping")
@@ -299,7 +300,7 @@ def _parse_field(problems: _Problems, entry: str, index: int, raw: Any) -> FaceF
     )
 
 
-def _parse_type(problems: _Problems, index: int, raw: Any) -> LicenseType | None:
+def _parse_type(problems: Problems, index: int, raw: Any) -> LicenseType | None:
     entry = f"types[{index}]"
     if not isinstance(raw, dict):
         problems.add(entry, "", "must be a mapping")
@@ -368,7 +369,7 @@ def catalog_from_data(data: Any) -> Catalog:
     """Build a catalog from parsed JSON/YAML (``{"version": 1, "types": [...]}``)."""
     if not isinstance(data, dict) or not isinstance(data.get("types"), list):
         raise ElicenseError("catalog.unreadable", "top level must be a mapping with a 'types' list")
-    problems = _Problems()
+    problems = Problems()
     types: list[LicenseType] = []
     codes: dict[str, int] = {}
     for i, raw in enumerate(data["types"]):
@@ -401,19 +402,20 @@ def parse_catalog_text(text: str, *, fmt: str | None = None) -> Catalog:
     return catalog_from_data(data)
 
 
-def load_catalog(path: str | Path) -> Catalog:
-    p = Path(path)
+def read_config_text(path: str | Path, code: str) -> str:
+    """A configuration file as text: UTF-8 (a BOM is dropped), else ``code``."""
     try:
-        raw = p.read_bytes()
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError:
-        raise ElicenseError("catalog.unreadable", "file cannot be read") from None
-    try:
-        text = raw.decode("utf-8")
+        raise ElicenseError(code, "file cannot be read") from None
     except UnicodeDecodeError:
-        raise ElicenseError("catalog.unreadable", "file is not UTF-8") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return parse_catalog_text(text, fmt="json" if p.suffix.lower() == ".json" else None)
+        raise ElicenseError(code, "file is not UTF-8") from None
+    return text.removeprefix("\ufeff")
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    text = read_config_text(path, "catalog.unreadable")
+    return parse_catalog_text(text, fmt="json" if Path(path).suffix.lower() == ".json" else None)
 
 
 _BUILTIN: Catalog | None = None

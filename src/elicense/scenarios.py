@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from elicense.catalog import Catalog, HolderKind, builtin_catalog
+from elicense.catalog import Catalog, HolderKind, Problems, builtin_catalog, read_config_text
 from elicense.errors import ElicenseError
 from elicense.masking import MaskRule
 
@@ -140,15 +140,7 @@ class ScenarioSet:
         return scenario_id in self._by_id
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
-
-    def add(self, entry: str, field: str, reason: str) -> None:
-        self.items.append({"entry": entry, "field": field, "reason": reason})
-
-
-def _enum(problems: _Problems, entry: str, where: str, enum: type[StrEnum], raw: Any) -> Any:
+def _enum(problems: Problems, entry: str, where: str, enum: type[StrEnum], raw: Any) -> Any:
     try:
         return enum(raw)
     except ValueError:
@@ -157,7 +149,7 @@ def _enum(problems: _Problems, entry: str, where: str, enum: type[StrEnum], raw:
 
 
 def _parse_field(
-    problems: _Problems, entry: str, where: str, key: str, raw: Any, catalog_display: Any
+    problems: Problems, entry: str, where: str, key: str, raw: Any, catalog_display: Any
 ) -> ScenarioField | None:
     spec = raw if isinstance(raw, dict) else {"show": raw}
     show = _enum(problems, entry, f"{where}.show", Show, spec.get("show"))
@@ -182,7 +174,7 @@ def _parse_field(
 
 
 def _parse_licenses(
-    problems: _Problems, entry: str, lic_raw: Any, holder_kind: HolderKind | None, catalog: Catalog
+    problems: Problems, entry: str, lic_raw: Any, holder_kind: HolderKind | None, catalog: Catalog
 ) -> list[ScenarioLicense]:
     licenses: list[ScenarioLicense] = []
     if not isinstance(lic_raw, list) or not lic_raw:
@@ -219,7 +211,7 @@ def _parse_licenses(
     return licenses
 
 
-def _parse_scenario(problems: _Problems, index: int, raw: Any, catalog: Catalog) -> Scenario | None:
+def _parse_scenario(problems: Problems, index: int, raw: Any, catalog: Catalog) -> Scenario | None:
     entry = f"scenarios[{index}]"
     if not isinstance(raw, dict):
         problems.add(entry, "", "must be a mapping")
@@ -268,7 +260,7 @@ def scenarios_from_data(data: Any, catalog: Catalog | None = None) -> ScenarioSe
     cat = catalog or builtin_catalog()
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
         raise ElicenseError("scenario.unreadable", "top level must have a 'scenarios' list")
-    problems = _Problems()
+    problems = Problems()
     out: list[Scenario] = []
     ids: set[str] = set()
     numbers: set[int] = set()
@@ -300,10 +292,7 @@ def parse_scenarios_text(text: str, catalog: Catalog | None = None) -> ScenarioS
 
 
 def load_scenarios(path: str | Path, catalog: Catalog | None = None) -> ScenarioSet:
-    try:
-        text = Path(path).read_bytes().decode("utf-8").lstrip("\ufeff")
-    except (OSError, UnicodeDecodeError):
-        raise ElicenseError("scenario.unreadable", "file cannot be read as UTF-8") from None
+    text = read_config_text(path, "scenario.unreadable")
     if str(path).endswith(".json"):
         try:
             return scenarios_from_data(json.loads(text), catalog)
