@@ -160,10 +160,12 @@ def verify_envelope(
     return lookup
 
 
-def consume_once(replay: ReplayStore, lookup: KeyLookup, env: Envelope, now: int) -> None:
-    """Checklist 15: one use per (signing platform, jti), atomically, across workers."""
-    if not replay.consume(f"jti:{lookup.issuer.id}", env.jti.hex(),
-                          expires_at=env.exp + MAX_LEEWAY, now=now):  # fmt: skip
+def consume_once(replay: ReplayStore, platform: str, jti: bytes, expires_at: int, now: int) -> None:
+    """Checklist 15: one use per (signing platform, jti), atomically, across workers.
+    Codes and presentations share this single-use rule."""
+    if not replay.consume(
+        f"jti:{platform}", jti.hex(), expires_at=expires_at + MAX_LEEWAY, now=now
+    ):
         raise ElicenseError("code.replayed")
 
 
@@ -233,10 +235,7 @@ def check_code(
 
 
 def consume_code(replay: ReplayStore, code: VerifiedCode, now: int) -> None:
-    """Checklist 15: one use per (signing platform, jti), atomically, across workers."""
-    if not replay.consume(f"jti:{code.platform}", code.jti.hex(),
-                          expires_at=code.expires_at + MAX_LEEWAY, now=now):  # fmt: skip
-        raise ElicenseError("code.replayed")
+    consume_once(replay, code.platform, code.jti, code.expires_at, now)
 
 
 def verify_code(

@@ -35,7 +35,7 @@ MARKET = _uscc("11370300MB0023456")
 LAND = _uscc("11370300MB0034567")
 DISABLED = _uscc("11370300MB0045678")
 
-TYPES = {name: t.code for t in builtin_catalog() for name in [t.name_zh]}
+TYPES = {t.name_zh: t.code for t in builtin_catalog()}
 
 
 def demo_issuers() -> list[IssuerSpec]:

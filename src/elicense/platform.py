@@ -145,8 +145,8 @@ class Platform:
                 status_list_id=status_list_id,
                 status_idx=status_idx,
                 issued_at=now,
-                valid_from=_day(valid_from),
-                valid_until=_day(valid_until + dt.timedelta(days=1)) if valid_until else None,
+                valid_from=day_start(valid_from),
+                valid_until=day_start(valid_until + dt.timedelta(days=1)) if valid_until else None,
                 sd_jwt=lic.sd_jwt,
                 alias=alias,
             )
@@ -454,10 +454,6 @@ def _narrow(d: DisclosedLicense, allowed: frozenset[str]) -> DisclosedLicense:
         d.valid,
         d.masked & allowed,
     )
-
-
-def _day(day: dt.date) -> int:
-    return day_start(day)
 
 
 def _token_iat(token: str) -> int:

@@ -138,6 +138,6 @@ def verify_presentation(
     lookup = verify_envelope(env, body, sig, trust, now, max_lifetime=MAX_PRESENTATION_LIFETIME)
     if aud != audience:
         raise ElicenseError("code.wrong_audience")
-    consume_once(replay, lookup, env, now)
+    consume_once(replay, lookup.issuer.id, env.jti, env.exp, now)
     return VerifiedPresentation(env.region, lookup.issuer.id, env.sub, scenario, aud, env.iat,
                                 env.exp, tuple(licenses))  # fmt: skip
