@@ -174,8 +174,15 @@ def _float(text: str) -> float:
     return value
 
 
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > 2**53 - 1:  # I-JSON (RFC 7493 §2.2)
+        raise _Refused("token.bad_json")
+    return value
+
+
 _REFERENCE_DECODER = json.JSONDecoder(
-    object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float
+    object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float, parse_int=_safe_int
 )
 
 
@@ -290,7 +297,8 @@ def test_loads_value_and_loads_object_are_the_strict_parser(text: str, accelerat
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(value=_json_values())
 def test_the_canonical_fast_path_agrees_with_the_strict_parser(value: Any) -> None:
-    for data in [*_encodings(value), dumps_simple(value) if _simple(value) else b"null"]:
+    simple = _simple(value) and _finite(value)  # (unsafe integers: dumps_simple refuses)
+    for data in [*_encodings(value), dumps_simple(value) if simple else b"null"]:
         fast = loads_canonical(data)
         if fast is None:
             continue  # the strict parser decides
@@ -330,10 +338,16 @@ def test_refusals_keep_their_codes(data: bytes, code: str, accelerator: str) -> 
     assert _outcome(_reference_loads_object, data) == ("refused", code)
 
 
-def test_huge_integers_still_parse_as_integers(accelerator: str) -> None:
-    # Behaviour kept as it was (the checklist tracks bounding numbers separately).
-    assert loads_object(b'{"a":18446744073709551616}') == {"a": 2**64}
-    assert loads_object(b'{"a":-9223372036854775809}') == {"a": -(2**63) - 1}
+def test_integers_are_bounded_to_the_safe_range_on_both_paths(accelerator: str) -> None:
+    safe = 2**53 - 1
+    assert loads_object(b'{"a":9007199254740991}') == {"a": safe}
+    assert loads_object(b'{"a":-9007199254740991}') == {"a": -safe}
+    too_big = [b'{"a":9007199254740992}', b'{"a":18446744073709551616}']
+    too_big.append(b'{"a":-' + b"9" * 17 + b"}")
+    for text in too_big:
+        with pytest.raises(ElicenseError) as info:
+            loads_object(text)
+        assert info.value.code == "token.bad_json"
 
 
 def _simple(value: Any) -> bool:
@@ -448,6 +462,8 @@ def _reference_decode(d: str) -> tuple[str, str | None, Any]:
         raise ElicenseError("sd.bad_disclosure")
     if value[1] in ("_sd", "..."):
         raise ElicenseError("sd.reserved_name")
+    if value[1] == "_sd_alg":
+        raise ElicenseError("sd.claim_override")
     return value[0], value[1], value[2]
 
 
@@ -598,7 +614,12 @@ def _reference_split(text: str, max_length: int, max_disclosures: int) -> tuple[
     disclosures = tuple(parts[1:])
     if "" in disclosures:
         raise ElicenseError("token.bad_serialization")
-    return parts[0], disclosures, text[last + 1 :] or None, text[: last + 1]
+    kb = text[last + 1 :]
+    if kb and not re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", kb):
+        if kb.count(".") == 2 and "" not in kb.split("."):
+            raise ElicenseError("token.bad_base64")
+        raise ElicenseError("token.bad_serialization")
+    return parts[0], disclosures, kb or None, text[: last + 1]
 
 
 @FAST
@@ -613,7 +634,11 @@ def test_split_is_the_reference_split(text: str, max_length: int, max_disclosure
 
 @FAST
 @given(
-    st.dictionaries(st.text(max_size=5), st.one_of(st.text(max_size=5), st.integers()), max_size=4),
+    st.dictionaries(
+        st.text(max_size=5),
+        st.one_of(st.text(max_size=5), st.integers(-(2**53 - 1), 2**53 - 1)),
+        max_size=4,
+    ),
     st.lists(st.binary(min_size=32, max_size=32).map(b64e), max_size=5),
 )
 def test_digests_appended_as_text_equal_the_encoder(
@@ -657,6 +682,8 @@ def test_issued_disclosures_are_exactly_the_compact_json(disclosable: dict[str, 
 def _finite(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
+    if type(value) is int:
+        return abs(value) <= 2**53 - 1
     if isinstance(value, list):
         return all(_finite(v) for v in value)
     if isinstance(value, dict):
@@ -665,6 +692,16 @@ def _finite(value: Any) -> bool:
 
 
 _SIGNER = generate_signer(Alg.ES256)
+
+
+def test_issuing_an_integer_beyond_the_safe_range_is_refused() -> None:
+    for value in (2**53, [1, -(2**60)], {"n": 10**30}):
+        with pytest.raises(ElicenseError) as info:
+            issue(
+                header={"typ": "example+sd-jwt"}, plain={"iss": "me"},
+                disclosable={"n": value}, signer=_SIGNER, rand=os.urandom,
+            )  # fmt: skip
+        assert info.value.code == "token.bad_json"
 
 
 # --- issuing: claims, faces, identifiers, dates ----------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from elicense.catalog import IdentifierScheme, LicenseType
 from elicense.claims import TimeCodes, check_times, day_start, int_claim, local_date
@@ -171,6 +171,15 @@ def _plain_claims_json(
     return dumps_simple(plain) if simple else dumps(plain)
 
 
+class StatusCheck(Protocol):
+    """Where a verifier learns a license's current status: ``statuslist.StatusCache``
+    (lists fetched from allow-listed locations, checked, cached by ``ttl``), or a
+    platform's own store. Raises ``ElicenseError`` (``status.revoked``, ``status.expired``,
+    ...) unless the entry is valid."""
+
+    def check(self, uri: str, idx: int, license_issuer: str, now: int) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class VerifierPolicy:
     """What this verifier requires; never inferred from the token."""
@@ -235,8 +244,14 @@ def verify_license(
     now: int,
     policy: VerifierPolicy = VerifierPolicy(),
     replay: ReplayStore | None = None,
+    status: StatusCheck | None = None,
 ) -> VerifiedLicense:
-    """Verify a presented license (SD-JWT with optional KB-JWT) against the trust store."""
+    """Verify a presented license (SD-JWT with optional KB-JWT) against the trust store.
+
+    With ``status``, the license's status entry is checked last (checklist item 22: the
+    license is fully checked before its status is looked up); a license without a status
+    reference is then refused, since the verifier asked for a status it cannot get.
+    """
     parts = split(text, max_length=policy.max_length, max_disclosures=policy.max_disclosures)
     parsed = parse_compact(parts.jwt, typ=LICENSE_TYP, max_length=policy.max_length)
     payload = parsed.payload
@@ -255,12 +270,16 @@ def verify_license(
     if not license_id.startswith(f"{ROOT_OID}.{vct}.{issuer}."):
         raise ElicenseError("token.bad_claim", details={"claim": "license_id"})
     holder_type = _str_claim(payload, "holder_type")
-    status = _status(payload)
+    license_status = _status(payload)
     claims, disclosed = resolve_ordered(payload, parts.disclosures)
     disclosed_set = frozenset(disclosed)
     if disclosed_set & PROTECTED_CLAIMS:
         raise ElicenseError("sd.protected_claim")
     key_bound = _key_binding(parts.kb_jwt, parts.sd_jwt, payload, now, policy, replay)
+    if status is not None:
+        if license_status is None:
+            raise ElicenseError("token.bad_claim", details={"claim": "status"})
+        status.check(license_status.uri, license_status.idx, issuer, now)
     holder_id = claims.get(HOLDER_CLAIM)
     fields = {k: claims[k] for k in disclosed if k != HOLDER_CLAIM}  # in claims order
     # Positional: a frozen dataclass pays per keyword; same order as the fields above.
@@ -276,7 +295,7 @@ def verify_license(
         nbf,  # valid_from
         exp,  # valid_until
         fields,
-        status,
+        license_status,  # status
         key_bound,
         lookup.key.key.kid,  # kid
         disclosed_set,  # disclosed

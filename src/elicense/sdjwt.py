@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -26,6 +27,7 @@ from elicense.jose.jws import (
 )
 from elicense.jose.keys import PublicKey, Signer, public_key_from_jwk
 from elicense.jose.sjson import (
+    MAX_DEPTH,
     decode_text,
     dumps,
     dumps_simple,
@@ -206,6 +208,9 @@ def present(
     return sd_jwt + kb
 
 
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
 class SplitPresentation(NamedTuple):
     jwt: str
     disclosures: tuple[str, ...]
@@ -226,6 +231,14 @@ def split(text: str, *, max_length: int, max_disclosures: int) -> SplitPresentat
     disclosures = tuple(parts[1:-1])
     if "" in disclosures:
         raise ElicenseError("token.bad_serialization", details={"reason": "empty disclosure"})
+    if kb and not _COMPACT_JWS.fullmatch(kb):
+        # After the last "~" comes nothing or a KB-JWT, whether or not this verifier
+        # checks key binding: a missing final "~" (a disclosure there) or trailing text
+        # is a malformed presentation, never something to skip.
+        segments = kb.split(".")
+        if len(segments) == 3 and all(segments):
+            raise ElicenseError("token.bad_base64")
+        raise ElicenseError("token.bad_serialization", details={"reason": "not a KB-JWT"})
     return SplitPresentation(parts[0], disclosures, kb or None, text[: len(text) - len(kb)])
 
 
@@ -254,6 +267,10 @@ def _decode_disclosure(raw: bytes) -> _Disclosure:
         raise ElicenseError("sd.bad_disclosure")
     if value[1] in ("_sd", "..."):
         raise ElicenseError("sd.reserved_name")
+    if value[1] == "_sd_alg":
+        # RFC 9901 §4.2.1: the name must not be one the object already has; ``_sd_alg``
+        # is the payload's own member (read before any disclosure), so it is an override.
+        raise ElicenseError("sd.claim_override")
     return value[0], value[1], value[2]
 
 
@@ -325,7 +342,10 @@ class _Resolver:
         self.seen.add(digest)
         return self.by_digest.get(digest)
 
-    def obj(self, node: Mapping[str, Any], *, top: bool) -> dict[str, Any]:
+    def obj(self, node: Mapping[str, Any], depth: int, *, top: bool = False) -> dict[str, Any]:
+        """``depth``: how many containers enclose ``node`` in the resolved claims. Each
+        value was depth-checked when parsed, but disclosures nest inside one another, so
+        the resolved whole is bounded here (the same cap as for any JSON)."""
         if not top and "_sd_alg" in node:
             raise ElicenseError("sd.bad_alg")
         # Copy in C, drop the SD-JWT members, then replace the nested containers in member
@@ -334,6 +354,8 @@ class _Resolver:
         digests = out.pop("_sd", ())
         out.pop("_sd_alg", None)
         if not _SCALARS.issuperset(map(type, out.values())):
+            if depth >= MAX_DEPTH:
+                raise ElicenseError("token.too_deep")
             for k in [k for k, v in out.items() if isinstance(v, _CONTAINERS)]:
                 v = out[k]
                 if (
@@ -344,7 +366,7 @@ class _Resolver:
                 ):
                     out[k] = dict(v)  # what obj(v) gives for an all-scalar object, inlined
                 else:
-                    out[k] = self.value(v)
+                    out[k] = self.value(v, depth + 1)
         if type(digests) is not list and digests != ():
             raise ElicenseError("sd.bad_structure")
         seen, by_digest = self.seen, self.by_digest
@@ -362,12 +384,12 @@ class _Resolver:
                 raise ElicenseError("sd.bad_disclosure", details={"reason": "array shape"})
             if name in out:
                 raise ElicenseError("sd.claim_override")
-            out[name] = self.value(v) if isinstance(v, _CONTAINERS) else v
+            out[name] = self.value(v, depth + 1) if isinstance(v, _CONTAINERS) else v
             if top:
                 self.top_level_disclosed.append(name)
         return out
 
-    def arr(self, node: list[Any]) -> list[Any]:
+    def arr(self, node: list[Any], depth: int) -> list[Any]:
         out: list[Any] = []
         for item in node:
             if isinstance(item, dict) and "..." in item:
@@ -379,14 +401,16 @@ class _Resolver:
                 if found[1] is not None:
                     raise ElicenseError("sd.bad_disclosure", details={"reason": "object shape"})
                 item = found[2]  # noqa: PLW2901 - the disclosed element replaces the placeholder
-            out.append(self.value(item) if isinstance(item, _CONTAINERS) else item)
+            out.append(self.value(item, depth + 1) if isinstance(item, _CONTAINERS) else item)
         return out
 
-    def value(self, v: Any) -> Any:
+    def value(self, v: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ElicenseError("token.too_deep")
         if isinstance(v, dict):
-            return self.obj(v, top=False)
+            return self.obj(v, depth)
         if isinstance(v, list):
-            return self.arr(v)
+            return self.arr(v, depth)
         return v
 
 
@@ -413,7 +437,7 @@ def resolve_ordered(
     encoded = disclosures if isinstance(disclosures, tuple | list) else tuple(disclosures)
     by_digest = _by_digest(encoded) if encoded else {}
     resolver = _Resolver(by_digest)
-    claims = resolver.obj(payload, top=True)
+    claims = resolver.obj(payload, 0, top=True)
     if not by_digest.keys() <= resolver.seen:
         raise ElicenseError("sd.unreferenced_disclosure")
     return claims, resolver.top_level_disclosed

@@ -23,11 +23,20 @@ from elicense.cli._common import (
 )
 from elicense.codes import normalise_scan, verify_code
 from elicense.errors import ElicenseError
+from elicense.fetch import StatusFetcher
+from elicense.identifiers import ROOT_OID
 from elicense.jose.keyfile import load_private_key
 from elicense.jose.keys import public_key_from_jwk
-from elicense.licenses import VerifiedLicense, VerifierPolicy, issue_license, verify_license
+from elicense.licenses import (
+    StatusCheck,
+    VerifiedLicense,
+    VerifierPolicy,
+    issue_license,
+    verify_license,
+)
 from elicense.presentations import verify_presentation
 from elicense.replay import MemoryReplayStore
+from elicense.statuslist import StatusCache
 from elicense.trust import TrustStore, parse_trust_list_token, trust_list_from_payload
 
 AnchorOption = typer.Option(
@@ -141,8 +150,19 @@ def _read_image(path: Path) -> str:
     return str(results[0].text)
 
 
+def _issuer_of(license_id: str) -> str:
+    """The issuer's credit code inside a license identifier (root.type.issuer.serial...)."""
+    parts = license_id.removeprefix(ROOT_OID + ".").split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
 def _verify_text(
-    text: str, store: TrustStore, now: int, audience: str | None, policy: VerifierPolicy
+    text: str,
+    store: TrustStore,
+    now: int,
+    audience: str | None,
+    policy: VerifierPolicy,
+    status: StatusCheck | None = None,
 ) -> dict[str, object]:
     """Dispatch on what was scanned: a code, a presentation, or an SD-JWT license."""
     replay = MemoryReplayStore()
@@ -156,13 +176,18 @@ def _verify_text(
         if audience is None:
             raise typer.BadParameter("a presentation is verified for an --audience")
         p = verify_presentation(text, store, now=now, audience=audience, replay=replay)
+        if status is not None:
+            for lic in p.licenses:
+                if lic.status_uri is None or lic.status_idx is None:
+                    raise ElicenseError("token.bad_claim", details={"claim": "status"})
+                status.check(lic.status_uri, lic.status_idx, _issuer_of(lic.license_id), now)
         return {"valid": True, "kind": "presentation", "region": p.region, "scenario": p.scenario,
                 "audience": p.audience, "expires_at": p.expires_at,
                 "licenses": [{"license_id": lic.license_id, "type": lic.type_code,
                               "fields": lic.fields, "status": lic.status_uri and
                               {"uri": lic.status_uri, "idx": lic.status_idx}}
                              for lic in p.licenses]}  # fmt: skip
-    return _verdict(verify_license(text, store, now=now, policy=policy))
+    return _verdict(verify_license(text, store, now=now, policy=policy, status=status))
 
 
 def verify(
@@ -175,9 +200,20 @@ def verify(
     audience: Annotated[str | None, typer.Option(help="This verifier / relying party.")] = None,
     nonce: Annotated[str | None, typer.Option(help="The nonce this verifier issued.")] = None,
     require_key_binding: Annotated[bool, typer.Option("--require-key-binding")] = False,
+    status_from: Annotated[
+        list[str],
+        typer.Option(
+            "--status-from",
+            help="Also check revocation: fetch status lists, only from URLs starting with "
+            "this prefix (repeatable).",
+        ),
+    ] = [],  # noqa: B006 - read, never mutated
     as_json: bool = JsonOption,
 ) -> None:
-    """Verify offline: a license (SD-JWT), a code or a presentation, from text or a QR image."""
+    """Verify offline: a license (SD-JWT), a code or a presentation, from text or a QR image.
+
+    Status lists are fetched only with ``--status-from``, and only from the prefixes given
+    there (never from wherever a token points)."""
     now = now_epoch()
     if (file is None) == (image is None):
         raise typer.BadParameter("give either FILE or --image")
@@ -187,7 +223,8 @@ def verify(
         policy = VerifierPolicy(
             audience=audience, nonce=nonce, require_key_binding=require_key_binding
         )
-        verdict = _verify_text(text, store, now, audience, policy)
+        status = StatusCache(store, StatusFetcher(status_from)) if status_from else None
+        verdict = _verify_text(text, store, now, audience, policy, status)
     except ElicenseError as exc:
         if as_json:
             print_json({"valid": False, "code": exc.code, "message": exc.message})

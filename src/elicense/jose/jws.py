@@ -22,6 +22,15 @@ from elicense.jose.sjson import dumps, loads_object
 HEADER_WITH_KID = frozenset({"alg", "typ", "kid"})
 HEADER_NO_KID = frozenset({"alg", "typ"})
 _KNOWN_ALGS = frozenset({"ES256", "EdDSA", "SM2SM3"})
+#: Header parameter names registered with IANA (JSON Web Signature and Encryption Header
+#: Parameters, RFC 7515/7516/7797/8555/8225/9421 and others): safe to name in an error.
+_REGISTERED_HEADER_NAMES = frozenset(
+    {
+        "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit",
+        "enc", "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c", "b64", "ppt", "url",
+        "nonce", "svt", "iss", "sub", "aud", "trust_chain", "iat", "exp",
+    }
+)  # fmt: skip
 
 
 class ParsedJws(NamedTuple):
@@ -71,8 +80,15 @@ def _header(h64: str, typ: str, allowed_header: frozenset[str]) -> dict[str, Any
     """
     header = loads_object(b64d(h64))
     if not header.keys() <= allowed_header:
+        # Only names from the JOSE registry are echoed: any other name is token text
+        # (an error response must not reflect what an attacker wrote).
+        extra = header.keys() - allowed_header
         raise ElicenseError(
-            "token.bad_header", details={"members": sorted(header.keys() - allowed_header)}
+            "token.bad_header",
+            details={
+                "members": sorted(extra & _REGISTERED_HEADER_NAMES),
+                "unregistered": len(extra - _REGISTERED_HEADER_NAMES),
+            },
         )
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in _KNOWN_ALGS:

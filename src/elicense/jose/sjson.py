@@ -44,6 +44,22 @@ def _constant(_: str) -> Any:
     raise _Refused("token.bad_json")
 
 
+#: I-JSON (RFC 7493 §2.2): integers beyond what an IEEE double holds exactly are refused,
+#: so that every implementation reads the same number.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _int(text: str) -> int:
+    # Digits only (the scanner matched the integer grammar): the length test first keeps
+    # CPython from converting thousands of digits.
+    if len(text.lstrip("-")) > 16:
+        raise _Refused("token.bad_json")
+    value = int(text)
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value
+    raise _Refused("token.bad_json")
+
+
 def _float(text: str) -> float:
     value = float(text)
     if len(text) > _MAX_NUMBER_CHARS or value in (float("inf"), float("-inf")):
@@ -51,9 +67,9 @@ def _float(text: str) -> float:
     return value
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
-# Integers need no hook: the length cap bounds them, CPython refuses over 4300 digits, and
-# every claim elicense interprets is range-checked where it is read.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float, parse_int=_int
+)
 
 # The C scanner behind ``_DECODER.decode``, called directly: ``decode`` spends two regex
 # calls on surrounding whitespace that token JSON rarely has. Same checks (see ``_decode``).
@@ -112,7 +128,10 @@ def loads_value(text: str) -> Any:
         value = _decode(text)
     except _Refused as exc:
         raise ElicenseError(exc.code) from None
-    except (ValueError, RecursionError):
+    except RecursionError:
+        # Only nesting makes the scanner recurse: this is JSON nested hundreds deep.
+        raise ElicenseError("token.too_deep") from None
+    except ValueError:
         raise ElicenseError("token.bad_json") from None
     # Nesting needs brackets: with few of them the walk is skipped on the hot path.
     if (text.count("{") + text.count("[")) > MAX_DEPTH and not _depth_ok(value, MAX_DEPTH):
@@ -160,8 +179,9 @@ def loads_canonical(data: bytes) -> Any:
     trailing whitespace) is the value used. Then ``data`` is in orjson's output form, so
     none of the strict parser's refusals can apply but depth: orjson's output has no
     duplicate member (a dict has none), no NaN/Infinity, no lone surrogate, no BOM, and
-    numbers that read back identically (integers within 64 bits; floats in their
-    shortest form, at most 24 characters); orjson itself refuses invalid UTF-8, and its
+    numbers that read back identically (integers within MAX_SAFE_INTEGER: orjson's
+    strict-integer option refuses to re-encode others; floats in their shortest form,
+    at most 24 characters); orjson itself refuses invalid UTF-8, and its
     string escaping is the same as the strict parser reads. Depth is checked here as in
     ``loads_value``.
     """
@@ -169,7 +189,8 @@ def loads_canonical(data: bytes) -> Any:
         return None
     try:
         value = _orjson.loads(data)
-        if _orjson.dumps(value) != data.rstrip(_TRAILING_WS):
+        # OPT_STRICT_INTEGER: an integer beyond MAX_SAFE_INTEGER does not re-encode.
+        if _orjson.dumps(value, option=_orjson.OPT_STRICT_INTEGER) != data.rstrip(_TRAILING_WS):
             return None
     except (ValueError, TypeError):  # orjson's decode / encode errors
         return None
@@ -192,9 +213,23 @@ def loads_object(data: bytes) -> dict[str, Any]:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def _ints_safe(value: Any) -> bool:
+    kind = type(value)
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    if kind is dict:
+        return all(map(_ints_safe, value.values()))
+    if kind is list or kind is tuple:
+        return all(map(_ints_safe, value))
+    return True
+
+
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON as elicense signs it (one shared encoder: building one per call
-    costs more than encoding a small token)."""
+    costs more than encoding a small token). Integers beyond MAX_SAFE_INTEGER are
+    refused, as the parser refuses them: elicense never signs what it would not read."""
+    if not _ints_safe(value):
+        raise ElicenseError("token.bad_json", details={"reason": "integer beyond 2^53 - 1"})
     return _ENCODER.encode(value).encode("utf-8")
 
 
@@ -204,12 +239,12 @@ def dumps_simple(value: Any) -> bytes:
 
     For such values orjson writes what the stdlib encoder writes (same separators, same
     string escaping, same integers) many times faster. Whatever orjson refuses (an
-    integer beyond 64 bits, a lone surrogate) goes to ``dumps``, which then encodes or
-    raises exactly as it always does.
+    integer beyond MAX_SAFE_INTEGER, a lone surrogate) goes to ``dumps``, which then
+    encodes or raises exactly as it always does.
     """
     if _orjson is not None:
         try:
-            encoded: bytes = _orjson.dumps(value)
+            encoded: bytes = _orjson.dumps(value, option=_orjson.OPT_STRICT_INTEGER)
             return encoded
         except TypeError:  # orjson.JSONEncodeError
             pass
