@@ -6,19 +6,20 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elicense.errors import ElicenseError
 from elicense_service import problems
 from elicense_service.ops import ops_router
 from elicense_service.routes import router
-from elicense_service.runtime import RateLimiter, Runtime
+from elicense_service.runtime import CredentialCache, RateLimiter, Runtime
 from elicense_service.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -46,6 +47,75 @@ def configure_logging() -> None:
     root.propagate = False
 
 
+class Envelope:
+    """Around every request: request id, body cap, security headers, metrics, one log
+    line, and a problem response for anything that escaped (never a 500).
+
+    A plain ASGI middleware, not Starlette's ``BaseHTTPMiddleware``: that one runs the
+    app in a separate task and streams the response through a memory channel, which
+    costs more than a whole verify's Python overhead under load. Here the response
+    passes straight through; only its start message is amended."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, runtime: Runtime) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request = Request(scope)
+        rid = request.headers.get("x-request-id", "")
+        request_id = rid if rid.isascii() and 0 < len(rid) <= 64 else secrets.token_hex(8)
+        request.state.request_id = request_id
+        status = 500
+        started = False
+
+        async def send_wrapped(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-Id"] = request_id
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await problems.from_error(ElicenseError("request.too_large"))(
+                scope, receive, send_wrapped
+            )
+        else:
+            try:
+                await self.app(scope, receive, send_wrapped)
+            except Exception as exc:  # the last line of defence: never a 500
+                if started:  # too late for a problem response: the client sees a cut
+                    raise
+                await (await problems.unexpected(request, exc))(scope, receive, send_wrapped)
+        route = getattr(scope.get("route"), "path", "unmatched")
+        elapsed = time.perf_counter() - start
+        rt = self.runtime
+        rt.metrics.requests.labels(route, scope["method"], str(status)).inc()
+        rt.metrics.latency.labels(route).observe(elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    }
+                },
+            )
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the service. Tests pass a ``runtime`` (with their clock); ``serve`` builds one
     from the platform home named by the settings."""
@@ -56,6 +126,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         runtime = runtime_from_settings(settings)
     runtime.limiter = RateLimiter(settings.rate_limit_per_minute)
     runtime.checkpoint_every = settings.checkpoint_every
+    runtime.credentials = CredentialCache(settings.lookup_cache_seconds)
+    runtime.platform.lookup_ttl = settings.lookup_cache_seconds
+    runtime.verify_threads = settings.verify_threads
     app = FastAPI(
         title="elicense 电子证照核验服务",
         version="1",
@@ -77,45 +150,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Api-Key"],
         )
-    max_body = settings.max_body_bytes
-
-    @app.middleware("http")
-    async def envelope(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        rid = request.headers.get("x-request-id", "")
-        request.state.request_id = (
-            rid if rid.isascii() and 0 < len(rid) <= 64 else secrets.token_hex(8)
-        )
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            response: Response = problems.from_error(ElicenseError("request.too_large"))
-        else:
-            try:
-                response = await call_next(request)
-            except Exception as exc:  # the last line of defence: never a 500
-                response = await problems.unexpected(request, exc)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        elapsed = time.perf_counter() - start
-        rt: Runtime = request.app.state.runtime
-        rt.metrics.requests.labels(route, request.method, str(response.status_code)).inc()
-        rt.metrics.latency.labels(route).observe(elapsed)
-        response.headers["X-Request-Id"] = request.state.request_id
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers.setdefault("Cache-Control", "no-store")
-        access_log.info(
-            "request",
-            extra={
-                "fields": {
-                    "request_id": request.state.request_id,
-                    "method": request.method,
-                    "route": route,
-                    "status": response.status_code,
-                    "ms": round(elapsed * 1000, 2),
-                }
-            },
-        )
-        return response
-
+    app.add_middleware(Envelope, max_body=settings.max_body_bytes, runtime=runtime)
     return app

@@ -18,7 +18,8 @@ from elicense.sessions import verify_holder_session
 from elicense_service.runtime import Runtime
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    """Async on purpose: a plain attribute read must not cost a threadpool hop."""
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -32,7 +33,8 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer_sche
 ApiKeyDep = Annotated[str | None, Security(_api_key_scheme)]
 
 
-def _token(bearer: HTTPAuthorizationCredentials | None, api_key: str | None) -> str:
+def token(bearer: HTTPAuthorizationCredentials | None, api_key: str | None) -> str:
+    """The presented key: ``X-Api-Key`` first, else the bearer token."""
     if api_key:
         return api_key
     if bearer is not None and bearer.credentials:
@@ -40,26 +42,33 @@ def _token(bearer: HTTPAuthorizationCredentials | None, api_key: str | None) -> 
     raise ElicenseError("auth.invalid")
 
 
-def _api_key_owner(rt: Runtime, token: str, kind: str) -> str:
-    key_id, secret = parse_api_key(token)
-    return check_api_key(rt.platform.storage.credentials.get(key_id), secret, owner_kind=kind)
+def _api_key_owner(rt: Runtime, presented: str, kind: str) -> str:
+    key_id, secret = parse_api_key(presented)
+    record = rt.credentials.get(key_id, rt.clock(), rt.platform.storage.credentials.get)
+    return check_api_key(record, secret, owner_kind=kind)
 
 
-def relying_party(rt: RuntimeDep, bearer: BearerDep, api_key: ApiKeyDep) -> str:
-    rp_id = _api_key_owner(rt, _token(bearer, api_key), "rp")
+def authenticate_rp(rt: Runtime, presented: str) -> str:
+    """The relying party behind an API key, within its rate limit (blocking: a database
+    read unless the credential is cached)."""
+    rp_id = _api_key_owner(rt, presented, "rp")
     if not rt.limiter.allow(rp_id, rt.clock()):
         raise ElicenseError("request.rate_limited")
     return rp_id
 
 
+def relying_party(rt: RuntimeDep, bearer: BearerDep, api_key: ApiKeyDep) -> str:
+    return authenticate_rp(rt, token(bearer, api_key))
+
+
 def issuer(rt: RuntimeDep, bearer: BearerDep, api_key: ApiKeyDep) -> str:
-    return _api_key_owner(rt, _token(bearer, api_key), "issuer")
+    return _api_key_owner(rt, token(bearer, api_key), "issuer")
 
 
 def holder(rt: RuntimeDep, bearer: BearerDep) -> str:
     p = rt.platform
     return verify_holder_session(
-        _token(bearer, None), p.trust, platform=p.platform_id, now=rt.clock()
+        token(bearer, None), p.trust, platform=p.platform_id, now=rt.clock()
     )
 
 

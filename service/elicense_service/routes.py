@@ -6,13 +6,22 @@ import base64
 import datetime as dt
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from elicense import qr
 from elicense.errors import ElicenseError
 from elicense.records import ConsentRecord, LicenseRecord
 from elicense.statuslist import Action, Status
-from elicense_service.auth import Holder, Issuer, RelyingParty, RuntimeDep
+from elicense_service.auth import (
+    ApiKeyDep,
+    BearerDep,
+    Holder,
+    Issuer,
+    RuntimeDep,
+    authenticate_rp,
+    token,
+)
 from elicense_service.models import (
     AccessLogOut,
     AccessRecordOut,
@@ -31,6 +40,7 @@ from elicense_service.models import (
     VerifyResponse,
 )
 from elicense_service.problems import PROBLEM_RESPONSE
+from elicense_service.runtime import Runtime
 
 router = APIRouter(prefix="/v1")
 LicenseId = Annotated[str, Path(max_length=200)]
@@ -41,13 +51,24 @@ ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys(
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=ERRORS, tags=["relying party"])
-def verify(
-    body: VerifyRequest, request: Request, rp: RelyingParty, rt: RuntimeDep
+async def verify(
+    body: VerifyRequest, request: Request, rt: RuntimeDep, bearer: BearerDep, api_key: ApiKeyDep
 ) -> VerifyResponse:
     """Verify a scanned code for one of the relying party's scenarios.
 
     The access record is committed before the response is built; refusals are recorded too
-    and carry ``record_id``."""
+    and carry ``record_id``. Authentication, the verify and the response are one blocking
+    call on one of the worker's verify threads (``verify_threads``): one threadpool hop
+    per scan instead of one per dependency."""
+    presented = token(bearer, api_key)
+    request_id: str = request.state.request_id
+    return await anyio.to_thread.run_sync(
+        _verify, rt, presented, body, request_id, limiter=rt.verify_limiter()
+    )
+
+
+def _verify(rt: Runtime, presented: str, body: VerifyRequest, request_id: str) -> VerifyResponse:
+    rp = authenticate_rp(rt, presented)
     p = rt.platform
     try:
         out = p.verify_scan(
@@ -55,7 +76,7 @@ def verify(
             rp_id=rp,
             scenario_id=body.scenario,
             now=rt.clock(),
-            request_id=request.state.request_id,
+            request_id=request_id,
             rand=rt.rand,
         )
     except ElicenseError as exc:

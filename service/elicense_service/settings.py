@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,3 +23,12 @@ class Settings(BaseSettings):
     """CORS is off unless origins are listed."""
     checkpoint_every: int = 1000
     """Seal the access log with a signed checkpoint every N records (bounded window)."""
+    lookup_cache_seconds: int = Field(default=5, ge=0, le=300)
+    """How long a worker may reuse an API credential or a relying party it has read (0:
+    read on every request). Revoking a key or deactivating a relying party takes effect
+    within this time; a wrong secret is refused at once (the hash is compared on every
+    request)."""
+    verify_threads: int = Field(default=4, ge=1, le=64)
+    """Threads per worker that run ``POST /v1/verify`` (each one database connection):
+    enough to overlap the database's waits, few enough that they do not fight over the
+    interpreter lock."""

@@ -18,14 +18,15 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from elicense import consent as consent_mod
 from elicense.audit import sign_checkpoint
 from elicense.catalog import Catalog, LicenseType
 from elicense.claims import day_start, local_date
-from elicense.codes import Kind, check_code, consume_code, issue_code, pseudonym
+from elicense.codes import Kind, VerifiedCode, check_code, consume_code, issue_code, pseudonym
 from elicense.disclosure import DisclosedLicense, LicenseView, disclose
 from elicense.errors import ElicenseError
 from elicense.faces import validate_holder
@@ -55,6 +56,17 @@ from elicense.trust import IssuerEntry, TrustStore
 
 STATUS_TTL = 300
 STATUS_LIFETIME = 24 * 3600
+_LOOKUP_CACHE_MAX = 4096
+
+
+@runtime_checkable
+class AtomicAccessLog(Protocol):
+    """An access log that can take other writes into the transaction of its next record:
+    inside ``atomic()``, the storage's writes (the replay store, consent uses, the record)
+    commit together or not at all. Optional: ``verify_scan`` works without it, one
+    transaction per write."""
+
+    def atomic(self) -> AbstractContextManager[object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +93,11 @@ class Platform:
     scenarios: ScenarioSet
     storage: Storage
     issuer_signers: Mapping[str, Signer] = field(default_factory=dict)
+    lookup_ttl: int = 0
+    """Seconds for which ``verify_scan`` may reuse a relying party it has read (0: read
+    it every time). A change to the relying party takes effect within this time."""
     _verified: dict[bytes, VerifiedLicense] = field(default_factory=dict, repr=False)
+    _rp_cache: dict[str, tuple[RelyingPartyRecord, int]] = field(default_factory=dict, repr=False)
 
     # --- holders and issuing ---------------------------------------------------------
 
@@ -254,41 +270,28 @@ class Platform:
     def verify_scan(
         self, text: str, *, rp_id: str, scenario_id: str, now: int, request_id: str, rand: Rand
     ) -> VerifyOutcome:
-        """Verify a scanned code for a relying party's scenario; record, then return."""
+        """Verify a scanned code for a relying party's scenario; record, then return.
+
+        Everything that only reads comes first: the relying party, the code's signature,
+        the legal basis and the holder's licenses. Then one write settles the scan
+        (``_settle``): the code's single use, a grant's use and the access record commit
+        together, so a scan costs one write transaction and a code is never spent without
+        its record. Refusals keep the order they always had: a replayed code is refused as
+        replayed whatever else is wrong with it, then the basis, then the grant's budget,
+        then the licenses."""
         record_id = rand(16).hex()
-        holder: str | None = None
         try:
-            rp = self.storage.relying_parties.get(rp_id)
+            rp = self._relying_party(rp_id, now)
             scenario = self.scenarios.get(scenario_id)
             consent_mod.check_relying_party(rp, scenario)
             code = check_code(text, self.trust, now=now, audience=rp_id)
-            holder = code.pseudonym.hex()  # authentic from here: refusals are the holder's to see
-            consume_code(self.storage.replay, code, now)
-            grants = list(self.storage.consents.find_live(holder, rp_id, scenario.id, now))
-            if not grants:  # nothing live: look at the rest only to name the refusal exactly
-                grants = [
-                    c
-                    for c in self.storage.consents.for_holder(holder)
-                    if c.rp_id == rp_id and c.scenario_id == scenario.id
-                ]
-            basis = consent_mod.decide_basis(
-                scenario, code_scenarios=code.scenarios, grants=grants, now=now
-            )
-            if basis.consent_id is not None and not self.storage.consents.use(
-                basis.consent_id, now
-            ):
-                raise ElicenseError("consent.exhausted")
-            views = self._views(holder, scenario, now)
-            disclosed = disclose(scenario, views)
-            if basis.fields is not None:
-                disclosed = [_narrow(d, basis.fields) for d in disclosed]
         except ElicenseError as exc:
             self._record(
                 record_id,
                 now,
                 rp_id,
                 scenario_id,
-                holder,
+                None,
                 (),
                 (),
                 "refused",
@@ -298,21 +301,120 @@ class Platform:
             )
             exc.details["record_id"] = record_id  # the refusal is on the record too
             raise
-        stored = self._record(
-            record_id,
-            now,
-            rp_id,
-            scenario_id,
-            holder,
-            tuple(d.license_id for d in disclosed),
-            tuple(sorted({k for d in disclosed for k in d.fields})),
-            "accepted",
-            None,
-            basis.consent_id,
-            request_id,
-        )
+        holder = code.pseudonym.hex()  # authentic from here: refusals are the holder's to see
+        pending: ElicenseError | None = None
+        basis: consent_mod.AccessBasis | None = None
+        disclosed: list[DisclosedLicense] = []
+        try:
+            basis = self._basis(holder, rp_id, scenario, code.scenarios, now)
+            disclosed = disclose(scenario, self._views(holder, scenario, now))
+            if basis.fields is not None:
+                disclosed = [_narrow(d, basis.fields) for d in disclosed]
+        except ElicenseError as exc:
+            pending = exc  # named only after the code is spent (a replay outranks it)
+        outcome = _Scan(record_id, now, rp_id, scenario_id, holder, request_id, basis, disclosed)
+        stored = self._settle(outcome, code, pending)
+        assert basis is not None  # noqa: S101 - _settle raises for every refusal
         return VerifyOutcome(
             record_id, scenario.id, tuple(disclosed), basis.kind, basis.consent_id, stored.seq
+        )
+
+    def _settle(
+        self, scan: _Scan, code: VerifiedCode, pending: ElicenseError | None
+    ) -> AccessRecord:
+        """Spend the code (and a grant's use) and write the record, in one transaction
+        where the storage offers it. Returns the accepted record or raises the refusal,
+        which is on the record too. If the transaction cannot commit, nothing is recorded,
+        the code is not spent, and nothing leaves (``audit.unavailable``: fail closed)."""
+        refusal: ElicenseError | None = None
+        try:
+            with self._settling():
+                try:
+                    consume_code(self.storage.replay, code, scan.now)
+                    if pending is not None:
+                        # A basis refusal comes before the grant's budget, a license
+                        # refusal after it (the order refusals have always had).
+                        if scan.basis is None:
+                            raise pending
+                        self._use_grant(scan.basis, scan.now)
+                        raise pending
+                    if scan.basis is not None:
+                        self._use_grant(scan.basis, scan.now)
+                except ElicenseError as exc:
+                    refusal = exc
+                if refusal is not None or scan.basis is None:
+                    refusal = refusal or ElicenseError("consent.missing")
+                    self._record(*scan.head, (), (), "refused", refusal.code, None, scan.rid)
+                    stored = None
+                else:
+                    stored = self._record(
+                        *scan.head,
+                        tuple(d.license_id for d in scan.disclosed),
+                        tuple(sorted({k for d in scan.disclosed for k in d.fields})),
+                        "accepted",
+                        None,
+                        scan.basis.consent_id,
+                        scan.rid,
+                    )
+        except ElicenseError:
+            raise ElicenseError("audit.unavailable") from None
+        if stored is None:
+            assert refusal is not None  # noqa: S101
+            refusal.details["record_id"] = scan.record_id  # the refusal is on the record too
+            raise refusal
+        return stored
+
+    def _use_grant(self, basis: consent_mod.AccessBasis, now: int) -> None:
+        if basis.consent_id is not None and not self.storage.consents.use(basis.consent_id, now):
+            raise ElicenseError("consent.exhausted")
+
+    def _settling(self) -> AbstractContextManager[object]:
+        """One transaction for the writes that settle a scan, where the storage offers
+        it; otherwise each write commits on its own, in the same order."""
+        log = self.storage.access_log
+        return log.atomic() if isinstance(log, AtomicAccessLog) else nullcontext()
+
+    def _relying_party(self, rp_id: str, now: int) -> RelyingPartyRecord | None:
+        """The relying party, cached for ``lookup_ttl`` seconds of the caller's clock (0:
+        not cached). A deactivated relying party is therefore refused within that time,
+        not at once; the service documents its setting."""
+        if self.lookup_ttl <= 0:
+            return self.storage.relying_parties.get(rp_id)
+        hit = self._rp_cache.get(rp_id)
+        if hit is not None and hit[1] <= now < hit[1] + self.lookup_ttl:
+            return hit[0]
+        rp = self.storage.relying_parties.get(rp_id)
+        if rp is not None:  # misses are not cached: a new relying party works at once
+            if len(self._rp_cache) >= _LOOKUP_CACHE_MAX:
+                self._rp_cache.clear()
+            self._rp_cache[rp_id] = (rp, now)
+        return rp
+
+    def _basis(
+        self,
+        holder: str,
+        rp_id: str,
+        scenario: Scenario,
+        code_scenarios: Sequence[int],
+        now: int,
+    ) -> consent_mod.AccessBasis:
+        """The legal basis; the holder's grants are read only when neither the statute nor
+        the code itself covers the scenario."""
+        try:
+            return consent_mod.decide_basis(
+                scenario, code_scenarios=code_scenarios, grants=(), now=now
+            )
+        except ElicenseError:
+            pass  # needs a standing grant: read them
+        grants = list(self.storage.consents.find_live(holder, rp_id, scenario.id, now))
+        if not grants:  # nothing live: look at the rest only to name the refusal exactly
+            grants = [
+                c
+                for c in self.storage.consents.for_holder(holder)
+                if c.rp_id == rp_id and c.scenario_id == scenario.id
+            ]
+        return consent_mod.decide_basis(
+            scenario, code_scenarios=code_scenarios, grants=grants, now=now
         )
 
     def _record(
@@ -444,6 +546,26 @@ class Platform:
             self.storage.access_log.add_checkpoint(
                 sign_checkpoint(seq, head, now, self.signer, self.platform_id)
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What ``verify_scan`` read and decided, for the write that settles it."""
+
+    record_id: str
+    now: int
+    rp_id: str
+    scenario_id: str
+    holder: str
+    rid: str
+    """The request id."""
+    basis: consent_mod.AccessBasis | None
+    disclosed: list[DisclosedLicense]
+
+    @property
+    def head(self) -> tuple[str, int, str, str, str]:
+        """The first fields of this scan's access record."""
+        return (self.record_id, self.now, self.rp_id, self.scenario_id, self.holder)
 
 
 def _narrow(d: DisclosedLicense, allowed: frozenset[str]) -> DisclosedLicense:

@@ -14,7 +14,8 @@ verification and export.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
@@ -69,6 +70,15 @@ def _cursor(after: str | None) -> int | None:
 class SqlAccessLog:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One write transaction that the storage's other writes in the block join (the
+        replay store, consent uses, ``append``): they commit together or not at all.
+        ``Platform.verify_scan`` settles a scan in one, so the code's single use and its
+        access record are a single commit. A failure raises ``audit.unavailable``."""
+        with self._db.write("audit.unavailable"):
+            yield
 
     def append(self, record: AccessRecord) -> AccessRecord:
         with self._db.write() as conn:
