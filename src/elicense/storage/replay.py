@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import threading
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 
 from elicense.storage.db import Database
 from elicense.storage.schema import replay
@@ -34,22 +34,22 @@ class SqlReplayStore:
         self._purge_every = purge_every
         self._calls = itertools.count(1)
         self._lock = threading.Lock()
+        # Built once (building and cache-keying it costs more than running it).
+        stmt = db.insert(replay)
+        self._consume = stmt.on_conflict_do_update(
+            index_elements=[replay.c.namespace, replay.c.value],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=replay.c.expires_at < bindparam("now"),
+        ).execution_options(preserve_rowcount=True)  # rowcount of an INSERT is opt-in
 
     def consume(self, namespace: str, value: str, *, expires_at: int, now: int) -> bool:
         with self._lock:
             n = next(self._calls)
         if n % self._purge_every == 0:
             self.purge(now)
-        stmt = self._db.insert(replay).values(
-            namespace=namespace, value=value, expires_at=expires_at
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[replay.c.namespace, replay.c.value],
-            set_={"expires_at": stmt.excluded.expires_at},
-            where=replay.c.expires_at < now,
-        ).execution_options(preserve_rowcount=True)  # rowcount of an INSERT is opt-in
+        params = {"namespace": namespace, "value": value, "expires_at": expires_at, "now": now}
         with self._db.write(UNAVAILABLE, single=True) as conn:
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(self._consume, params).rowcount == 1
 
     def purge(self, now: int) -> int:
         """Delete entries that can no longer replay; returns how many."""
