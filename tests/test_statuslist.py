@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
@@ -151,6 +152,60 @@ def test_index_allocation_is_a_keyed_permutation_without_reuse() -> None:
     # Consecutive counters land far apart: order is not visible in the index.
     gaps = [abs(a - b) for a, b in itertools.pairwise(first)][:1000]
     assert sum(gaps) / len(gaps) > 131072 / 10
+
+
+def _reference_index(key: bytes, size: int, counter: int, list_no: int) -> int:
+    """The permutation as first written (one keyed BLAKE2b per round): stored indexes
+    were allocated with it, so every faster form must give exactly its outputs."""
+    bits = max((size - 1).bit_length(), 2)
+    bits += bits & 1
+    half, mask = bits // 2, (1 << (bits // 2)) - 1
+    salt = list_no.to_bytes(8, "big")
+
+    def encrypt(x: int) -> int:
+        left, right = x >> half, x & mask
+        for r in range(4):
+            h = hashlib.blake2b(right.to_bytes(8, "big") + bytes([r]) + salt, key=key,
+                                digest_size=8)  # fmt: skip
+            left, right = right, left ^ (int.from_bytes(h.digest(), "big") & mask)
+        return (left << half) | right
+
+    x = encrypt(counter)
+    while x >= size:
+        x = encrypt(x)
+    return x
+
+
+@pytest.mark.parametrize("size", [4, 5, 1000, 131072, 1 << 20, 1_000_003])
+def test_index_permutation_keeps_its_outputs(size: int) -> None:
+    key = bytes(range(32))
+    perm = IndexPermutation(key, size)
+    counters = sorted({*range(min(size, 200)), size // 2, size - 1})
+    for list_no in (0, 1, 4242):
+        expected = [_reference_index(key, size, c, list_no) for c in counters]
+        assert [perm.index(c, list_no) for c in counters] == expected
+        assert perm.indexes(0, 4, list_no) == expected[:4]
+    # Known answers of the first implementation: a change is a format change.
+    assert IndexPermutation(key, 131072).indexes(0, 6, 7) == [
+        65465,
+        62815,
+        115923,
+        50107,
+        62610,
+        73598,
+    ]
+    assert IndexPermutation(key, 1 << 24).indexes(0, 3, 1) == [423609, 9528296, 14123460]
+
+
+def test_index_permutation_batches_match_single_and_bound_the_counter() -> None:
+    perm = IndexPermutation(os.urandom(32), 131072)
+    assert perm.indexes(1000, 300, 9) == [perm.index(c, 9) for c in range(1000, 1300)]
+    assert perm.indexes(131072, 0, 9) == []
+    for first, count in ((-1, 1), (131072, 1), (131000, 73)):
+        with pytest.raises(ValueError, match="counter outside the list"):
+            perm.indexes(first, count, 9)
+    with pytest.raises(ValueError, match="counter outside the list"):
+        perm.index(131072)
 
 
 # --- signed tokens ------------------------------------------------------------------------

@@ -156,9 +156,21 @@ class StatusList:
 class IndexPermutation:
     """A keyed permutation of ``range(size)``: a 4-round Feistel network over the next even
     power of two, cycle-walking back into range. Allocating counter values 0, 1, 2, … in
-    order yields indexes in an order only the key holder can predict, never reused."""
+    order yields indexes in an order only the key holder can predict, never reused.
 
-    __slots__ = ("_half", "_key", "_mask", "size")
+    Round ``r`` of list ``list_no`` maps a half-block ``v`` to the first 8 bytes of
+    ``BLAKE2b(key, v as 8 bytes ‖ r ‖ list_no as 8 bytes)``, masked to a half-block. A
+    half-block is only ``bits / 2`` wide (9 bits for the default 131,072 entries, at most
+    12 for ``MAX_ENTRIES``), so the four round functions of a list are tables of at most
+    4 × 4,096 values: they are computed once per list (the keyed hash state is set up
+    once and copied), and every index after that is eight table look-ups instead of
+    about eight keyed hashes — the same outputs, so stored indexes stay valid.
+    """
+
+    __slots__ = ("_base", "_half", "_key", "_mask", "_tables", "size")
+
+    _CACHED_LISTS = 8
+    """Round tables kept (an import fills a few lists at a time)."""
 
     def __init__(self, key: bytes, size: int = DEFAULT_SIZE) -> None:
         if size < 4:
@@ -168,27 +180,56 @@ class IndexPermutation:
         self._half = bits // 2
         self._mask = (1 << self._half) - 1
         self._key = key
+        self._base = hashlib.blake2b(key=key, digest_size=8)
+        self._tables: dict[int, tuple[list[int], ...]] = {}
         self.size = size
 
-    def _round(self, r: int, value: int, salt: bytes) -> int:
-        h = hashlib.blake2b(value.to_bytes(8, "big") + bytes([r]) + salt, key=self._key,
-                            digest_size=8)  # fmt: skip
-        return int.from_bytes(h.digest(), "big") & self._mask
-
-    def _encrypt(self, x: int, salt: bytes) -> int:
-        left, right = x >> self._half, x & self._mask
+    def _round_tables(self, list_no: int) -> tuple[list[int], ...]:
+        """The four round functions of a list as tables over every half-block value."""
+        tables = self._tables.get(list_no)
+        if tables is not None:
+            return tables
+        salt = list_no.to_bytes(8, "big")
+        mask = self._mask
+        base = self._base
+        built: list[list[int]] = []
         for r in range(4):
-            left, right = right, left ^ self._round(r, right, salt)
-        return (left << self._half) | right
+            tail = bytes([r]) + salt
+            table = []
+            for value in range(mask + 1):
+                h = base.copy()
+                h.update(value.to_bytes(8, "big") + tail)
+                table.append(int.from_bytes(h.digest(), "big") & mask)
+            built.append(table)
+        if len(self._tables) >= self._CACHED_LISTS:
+            self._tables.pop(next(iter(self._tables)))
+        tables = self._tables[list_no] = tuple(built)
+        return tables
 
     def index(self, counter: int, list_no: int = 0) -> int:
-        if not 0 <= counter < self.size:
+        return self.indexes(counter, 1, list_no)[0]
+
+    def indexes(self, first: int, count: int, list_no: int = 0) -> list[int]:
+        """The indexes of counters ``first … first + count - 1`` of list ``list_no``."""
+        size = self.size
+        if first < 0 or count < 0 or first + count > size:
             raise ValueError("counter outside the list")
-        salt = list_no.to_bytes(8, "big")
-        x = self._encrypt(counter, salt)
-        while x >= self.size:  # cycle-walk: stays a permutation of range(size)
-            x = self._encrypt(x, salt)
-        return x
+        t0, t1, t2, t3 = self._round_tables(list_no)
+        half, mask = self._half, self._mask
+        out: list[int] = []
+        for counter in range(first, first + count):
+            x = counter
+            while True:  # cycle-walk: stays a permutation of range(size)
+                left, right = x >> half, x & mask
+                left ^= t0[right]
+                right ^= t1[left]
+                left ^= t2[right]
+                right ^= t3[left]
+                x = (left << half) | right
+                if x < size:
+                    break
+            out.append(x)
+        return out
 
 
 # --- tokens ----------------------------------------------------------------------------
