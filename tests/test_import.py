@@ -465,3 +465,26 @@ def test_import_into_postgresql(
         assert verify_license(rec.sd_jwt, platform.trust, now=NOW).holder_id == rows[5]["holder"]
     finally:
         platform.storage.close()
+
+
+def test_the_standard_identifier_shortcut_agrees_with_the_full_parse() -> None:
+    """``_historical`` recomposes a standard identifier of the row's type and issuer
+    instead of parsing it; every other text takes the full parse. Both must agree."""
+    t = builtin_catalog().get(demo.demo_issuers()[0].types[0])
+    issuer = demo.demo_issuers()[0].id
+    other_issuer = demo.demo_issuers()[1].id
+    standard = str(build_license_id(t.code, issuer, "2026000123", 7))
+    assert bulk._historical(1, standard, t.code, issuer, "") == ("2026000123", 7, None)
+    assert bulk._historical(1, standard, t.code, issuer, "2026000123") == ("2026000123", 7, None)
+    assert bulk._historical(1, standard, t.code, issuer, "999") == bulk.Reject(
+        1, "license_id", "license_id.bad_serial", "names another number"
+    )
+    assert bulk._standard_serial(standard, t.code, other_issuer) is None
+    found = bulk._historical(1, standard, t.code, other_issuer, "")
+    assert isinstance(found, bulk.Reject)
+    assert found.code == "license_id.bad_issuer"
+    wrong = standard[:-1] + ("0" if standard[-1] != "0" else "1")
+    assert bulk._standard_serial(wrong, t.code, issuer) is None
+    assert isinstance(bulk._historical(1, wrong, t.code, issuer, ""), bulk.Reject)
+    for text in (standard + ".", "x" + standard, standard.replace(".007.", ".7.")):
+        assert bulk._standard_serial(text, t.code, issuer) is None
