@@ -13,6 +13,7 @@ from elicense.ports import Allocate, IssuedChunk
 from elicense.records import HolderRecord, LicenseRecord
 from elicense.statuslist import IndexPermutation, StatusList
 from elicense.storage import SqlStorage
+from elicense.storage.licensing import SqlLicenses
 
 from .storage_support import ISSUER, OTHER_ISSUER, STATUS_KEY, holder, new_license
 
@@ -192,3 +193,52 @@ def test_numbers_present_names_exactly_the_stored_numbers(storage: SqlStorage) -
         (OTHER_ISSUER, type_code, "S1"),
     }
     assert storage.licenses.numbers_present([]) == set()
+
+
+def _has_holder_index(store: SqlStorage) -> bool:
+    with store.db.read() as conn:
+        if store.db.kind == "sqlite":
+            sql = "SELECT count(*) FROM sqlite_master WHERE name = 'ix_licenses_holder_pseudonym'"
+        else:
+            sql = "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_licenses_holder_pseudonym'"
+        return bool(conn.exec_driver_sql(sql).scalar_one())
+
+
+def test_a_large_bulk_load_on_sqlite_suspends_the_holder_index_and_rebuilds_it(
+    storage: SqlStorage,
+) -> None:
+    licenses = storage.licenses
+    assert isinstance(licenses, SqlLicenses)
+    h = holder(1)
+    storage.holders.upsert(h)
+    with licenses.bulk_load(1_000_000) as suspended:
+        assert suspended == (storage.db.kind == "sqlite")  # never on PostgreSQL
+        assert _has_holder_index(storage) is not suspended
+        storage.licenses.issue(ISSUER, new_license("S1", h.pseudonym))
+        assert [r.serial for r in licenses.for_holder(h.pseudonym)] == ["S1"]  # slower, right
+    assert _has_holder_index(storage)
+    assert [r.serial for r in licenses.for_holder(h.pseudonym)] == ["S1"]
+    with licenses.bulk_load(1_000) as small:  # the rebuild would cost more than it saves
+        assert not small
+        assert _has_holder_index(storage)
+
+
+def test_an_import_killed_with_the_holder_index_suspended_gets_it_back_on_the_re_run(
+    storage: SqlStorage,
+) -> None:
+    licenses = storage.licenses
+    assert isinstance(licenses, SqlLicenses)
+    if storage.db.kind != "sqlite":
+        pytest.skip("SQLite only")
+    killed = licenses.bulk_load(1_000_000)
+    assert killed.__enter__()  # and never __exit__: the process died
+    assert not _has_holder_index(storage)
+
+    def re_run_that_fails() -> None:
+        with licenses.bulk_load(1_000_000):
+            assert not _has_holder_index(storage)
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError, match="the batch failed"):
+        re_run_that_fails()
+    assert _has_holder_index(storage)  # an error rebuilds it too
