@@ -111,7 +111,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     checkpoint_every: int = 1000
     credentials: CredentialCache = field(default_factory=lambda: CredentialCache(0))
-    verify_threads: int = 4
+    verify_threads: int = 1
     """Threads per worker for ``POST /v1/verify`` (see ``Settings.verify_threads``)."""
     _last_checkpoint: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)

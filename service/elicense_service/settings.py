@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     read on every request). Revoking a key or deactivating a relying party takes effect
     within this time; a wrong secret is refused at once (the hash is compared on every
     request)."""
-    verify_threads: int = Field(default=4, ge=1, le=64)
-    """Threads per worker that run ``POST /v1/verify`` (each one database connection):
-    enough to overlap the database's waits, few enough that they do not fight over the
-    interpreter lock."""
+    verify_threads: int = Field(default=1, ge=1, le=64)
+    """Threads per worker that run ``POST /v1/verify`` (each holds one database connection
+    while it runs). One is fastest on both databases here (bench/http.py): a verify is
+    mostly Python, so more threads only fight over the interpreter lock, and a thread
+    that waits for the lock while holding SQLite's write gate stalls every worker. Scale
+    with ``--workers`` instead."""

@@ -1,0 +1,96 @@
+"""The fast verify path keeps its promises: one transaction settles a scan, cached
+credentials and relying parties expire within their TTL, the envelope still answers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import text
+
+from elicense.credentials import new_api_key
+from elicense.records import RelyingPartyRecord
+
+from service_support import Service, build_service
+
+
+def _verify(svc: Service, code: str, key: str) -> tuple[int, str | None]:
+    r = svc.client.post(
+        "/v1/verify",
+        json={"text": code, "scenario": "hotel_checkin"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    return r.status_code, r.json().get("code")
+
+
+def test_a_scan_whose_record_cannot_be_written_does_not_spend_the_code(tmp_path: Path) -> None:
+    svc = build_service(tmp_path)
+    try:
+        key = svc.demo.rp_keys["hotel-qidu"]
+        code = svc.code()
+        with svc.platform.storage.db.write() as conn:  # type: ignore[attr-defined]
+            conn.execute(text("ALTER TABLE access_records RENAME TO access_records_away"))
+        assert _verify(svc, code, key) == (503, "audit.unavailable")
+        with svc.platform.storage.db.write() as conn:  # type: ignore[attr-defined]
+            conn.execute(text("ALTER TABLE access_records_away RENAME TO access_records"))
+        # The code's use was rolled back with the record: the holder can show it again.
+        assert _verify(svc, code, key) == (200, None)
+        assert _verify(svc, code, key) == (409, "code.replayed")
+    finally:
+        svc.platform.storage.close()
+
+
+def test_a_revoked_api_key_stops_working_within_the_cache_ttl(tmp_path: Path) -> None:
+    svc = build_service(tmp_path)  # lookup_cache_seconds: the default, 5
+    try:
+        storage = svc.platform.storage
+        fresh = new_api_key("hotel-qidu", "rp", now=svc.clock(), rand=os.urandom)
+        storage.credentials.put(fresh.record)
+        assert _verify(svc, svc.code(), fresh.token) == (200, None)  # now cached
+
+        storage.credentials.revoke(fresh.record.key_id, svc.clock())
+        # A wrong secret for the cached key id is refused at once: the hash is compared
+        # on every request, only the record is reused.
+        wrong = fresh.token[:-4] + ("AAAA" if not fresh.token.endswith("AAAA") else "BBBB")
+        assert _verify(svc, svc.code(), wrong) == (401, "auth.invalid")
+        # The revocation itself is seen once the cached record is older than the TTL.
+        assert _verify(svc, svc.code(), fresh.token) == (200, None)
+        svc.clock.now += 5
+        assert _verify(svc, svc.code(), fresh.token) == (401, "auth.invalid")
+    finally:
+        svc.platform.storage.close()
+
+
+def test_a_deactivated_relying_party_is_refused_within_the_cache_ttl(tmp_path: Path) -> None:
+    svc = build_service(tmp_path)
+    try:
+        key = svc.demo.rp_keys["hotel-qidu"]
+        assert _verify(svc, svc.code(), key) == (200, None)
+        rp = svc.platform.storage.relying_parties.get("hotel-qidu")
+        assert rp is not None
+        svc.platform.storage.relying_parties.put(
+            RelyingPartyRecord(rp.id, rp.uscc, rp.name, rp.kind, rp.scenarios, rp.created_at, False)
+        )
+        svc.clock.now += 5
+        status, code = _verify(svc, svc.code(), key)
+        assert status in (401, 403)
+        assert code is not None
+    finally:
+        svc.platform.storage.close()
+
+
+def test_the_envelope_sets_its_headers_on_every_answer(service: Service) -> None:
+    ok = service.client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert ok.headers["X-Request-Id"] == "abc-123"
+    assert ok.headers["X-Content-Type-Options"] == "nosniff"
+    assert ok.headers["Cache-Control"] == "no-store"
+    public = service.client.get("/v1/catalog")
+    assert public.headers["Cache-Control"] == "public, max-age=3600"  # kept, not replaced
+    refused = service.client.post(
+        "/v1/verify",
+        content=b"x" * (70 * 1024),
+        headers={**service.rp("hotel-qidu"), "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 413
+    assert refused.json()["code"] == "request.too_large"
+    assert len(refused.headers["X-Request-Id"]) == 16
