@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from elicense import builtin_catalog, qr
+from elicense import builtin_catalog, native, qr
 from elicense.codes import Kind, issue_code, open_text, pseudonym, verify_code
 from elicense.disclosure import LicenseView
 from elicense.identifiers import build_license_id, uscc_check_char
@@ -111,6 +111,7 @@ def main() -> int:
         rand=os.urandom,
     )
     print(f"bench/codes.py  rounds={args.rounds} n={args.n}  python {sys.version.split()[0]}")
+    print(native.describe())
     print(f"{'token (ECC M)':34} {'chars':>6} {'version':>8} {'modules':>8}  limit")
     for name, text, limit in (
         ("resident code (居民码)", new_code(), 10),

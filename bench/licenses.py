@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from elicense import builtin_catalog
+from elicense import builtin_catalog, native
 from elicense.identifiers import uscc_check_char
 from elicense.jose.b64 import b64d
 from elicense.jose.keyfile import generate_signer, save_private_key
@@ -181,6 +181,7 @@ def main() -> int:
         ("(c) reference verify", med["ref_verify"], "elicense verify", med["verify"], 2.5, "≥"),
     ]
     print(f"bench/licenses.py  rounds={args.rounds} n={args.n}  python {sys.version.split()[0]}")
+    print(native.describe())
     print(f"{'measure':30} {'µs':>9}   {'vs':22} {'µs':>9} {'ratio':>7}  limit   ok")
     ok = True
     for name, a, ref_name, b, limit, op in rows:

@@ -13,6 +13,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from elicense.native import stale_modules
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A compiled module older than its source would test yesterday's code."""
+    stale = stale_modules()
+    if stale:
+        pytest.exit(f"compiled modules older than their sources: {stale}; run `make native`", 2)
+
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:

@@ -14,7 +14,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -246,7 +246,6 @@ def public_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) -> Publi
     return key
 
 
-@runtime_checkable
 class Signer(Protocol):
     """Anything that signs for one key: a key file, an HSM, a cloud KMS."""
 
