@@ -1,4 +1,27 @@
--- wrk script: every request posts a different single-use code (one file per thread).
+-- wrk script for bench/http.py: a fixed number of requests, every one posting a
+-- different single-use code (one file of codes per thread; each code is sent once).
+--
+-- Each thread sends exactly as many requests as its file has codes, then stops once
+-- every one of them is answered, so no request is left in flight when wrk reports and
+-- "sent" (counted here: wrk's own total counts only completed responses) can be
+-- compared exactly with the access records the server wrote.
+--
+-- RATE (optional, requests per second for all threads together) paces the run on a
+-- fixed schedule: each thread hands out send times at equal intervals, and a connection
+-- that is free waits for the next one. The offered rate is fixed, whatever the server's
+-- latency, as long as a connection is free (50 connections: it is, at rates the server
+-- sustains); when none is, the achieved rate falls below the offered one and is shown.
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } elk_timespec;
+  int clock_gettime(int clk_id, elk_timespec *tp);
+]]
+local ts = ffi.new("elk_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
 local counter = 0
 local threads = {}
 
@@ -12,29 +35,67 @@ function init(args)
   codes = {}
   local path = os.getenv("CODES_DIR") .. "/codes_" .. id .. ".txt"
   for line in io.lines(path) do table.insert(codes, line) end
-  i = 0
+  sent = 0
+  granted = 0 -- sends allowed by delay() whose request() has not run yet
+  answered = 0
   non2xx = 0
   key = os.getenv("API_KEY")
   scenario = os.getenv("SCENARIO") or "hotel_checkin"
+  local rate = tonumber(os.getenv("RATE") or "0")
+  interval = 0
+  -- THREADS: this Lua state cannot see setup()'s counter (it runs in wrk's main state).
+  if rate > 0 then interval = 1000 * tonumber(os.getenv("THREADS") or "2") / rate end
+  next_due = now_ms()
+  first_ms = 0
+  last_ms = 0
+end
+
+function delay()
+  -- delay() decides, request() runs later (after the wait): count the decision, or
+  -- several connections could each take the last code.
+  if sent + granted >= #codes then return 3600 * 1000 end -- done: the connection idles
+  granted = granted + 1
+  if interval == 0 then return 0 end
+  local now = now_ms()
+  if next_due < now then next_due = now end -- behind schedule: send now
+  local wait = next_due - now
+  next_due = next_due + interval
+  return math.floor(wait)
 end
 
 function request()
-  i = i + 1
-  local code = codes[((i - 1) % #codes) + 1]
+  if granted > 0 then granted = granted - 1 end -- else a connection's first request
+  sent = sent + 1
+  if first_ms == 0 then first_ms = now_ms() end
+  -- Past the end (a connection's first request when there are fewer codes than
+  -- connections): the last code again, which the server refuses as replayed (shown).
+  local code = codes[math.min(sent, #codes)]
   local body = '{"text":"' .. code .. '","scenario":"' .. scenario .. '"}'
   return wrk.format("POST", "/v1/verify",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}, body)
 end
 
 function response(status, headers, body)
+  answered = answered + 1
+  last_ms = now_ms()
   if status ~= 200 then non2xx = non2xx + 1 end
+  if answered >= #codes then wrk.thread:stop() end
 end
 
 function done(summary, latency, requests)
-  local bad = 0
-  for _, t in ipairs(threads) do bad = bad + t:get("non2xx") end
-  io.write(string.format("RESULT requests=%d seconds=%.3f p50_ms=%.2f p99_ms=%.2f non2xx=%d errors=%d\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+  local s, a, bad = 0, 0, 0
+  local first, last = math.huge, 0
+  for _, t in ipairs(threads) do
+    s = s + t:get("sent")
+    a = a + t:get("answered")
+    bad = bad + t:get("non2xx")
+    if t:get("first_ms") > 0 then first = math.min(first, t:get("first_ms")) end
+    last = math.max(last, t:get("last_ms"))
+  end
+  io.write(string.format(
+    "RESULT requests=%d seconds=%.3f p50_ms=%.2f p99_ms=%.2f non2xx=%d errors=%d sent=%d answered=%d\n",
+    summary.requests, (last - first) / 1000, latency:percentile(50) / 1000,
     latency:percentile(99) / 1000, bad,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status
+      + summary.errors.timeout, s, a))
 end
