@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 from elicense.catalog import IdentifierScheme, LicenseType
 from elicense.claims import TimeCodes, check_times, day_start, int_claim, local_date
@@ -195,24 +195,69 @@ class VerifierPolicy:
     max_disclosures: int = 128
 
 
-@dataclass(frozen=True, slots=True)
+_VERIFIED_FIELDS = (
+    "type_code", "issuer", "issuer_name", "region", "license_id", "holder_type", "holder_id",
+    "issued_at", "valid_from", "valid_until", "fields", "status", "key_bound", "kid",
+    "disclosed",
+)  # fmt: skip
+
+
 class VerifiedLicense:
-    type_code: str
-    issuer: str
-    issuer_name: str
-    region: str
-    license_id: str
-    holder_type: str
-    holder_id: str | None
-    issued_at: int
-    valid_from: int | None
-    valid_until: int | None
-    """``None``: long-term (长期有效)."""
-    fields: dict[str, Any]
-    status: StatusRef | None
-    key_bound: bool
-    kid: str
-    disclosed: frozenset[str] = field(default_factory=frozenset)
+    """What a verified license says, exactly as disclosed; read-only.
+
+    A plain class with ``Final`` attributes rather than a frozen dataclass: compiled (see
+    ``elicense.native``) its construction is ~15x cheaper, and the attributes are
+    read-only at runtime (``Final`` in a compiled class), as mypy makes them everywhere.
+    """
+
+    __slots__ = _VERIFIED_FIELDS
+
+    def __init__(
+        self,
+        type_code: str,
+        issuer: str,
+        issuer_name: str,
+        region: str,
+        license_id: str,
+        holder_type: str,
+        holder_id: str | None,
+        issued_at: int,
+        valid_from: int | None,
+        valid_until: int | None,
+        fields: dict[str, Any],
+        status: StatusRef | None,
+        key_bound: bool,
+        kid: str,
+        disclosed: frozenset[str] = frozenset(),
+    ) -> None:
+        self.type_code: Final = type_code
+        self.issuer: Final = issuer
+        self.issuer_name: Final = issuer_name
+        self.region: Final = region
+        self.license_id: Final = license_id
+        self.holder_type: Final = holder_type
+        self.holder_id: Final = holder_id
+        self.issued_at: Final = issued_at
+        self.valid_from: Final = valid_from
+        self.valid_until: Final = valid_until
+        """``None``: long-term (长期有效)."""
+        self.fields: Final = fields
+        self.status: Final = status
+        self.key_bound: Final = key_bound
+        self.kid: Final = kid
+        self.disclosed: Final = disclosed
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _VERIFIED_FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VerifiedLicense) and self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # holds a dict, as the dataclass did
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in _VERIFIED_FIELDS)
+        return f"VerifiedLicense({inner})"
 
 
 def _str_claim(payload: Mapping[str, Any], name: str) -> str:
@@ -252,7 +297,10 @@ def verify_license(
     license is fully checked before its status is looked up); a license without a status
     reference is then refused, since the verifier asked for a status it cannot get.
     """
-    parts = split(text, max_length=policy.max_length, max_disclosures=policy.max_disclosures)
+    parts = split(
+        text, max_length=policy.max_length, max_disclosures=policy.max_disclosures,
+        kb_parsed_later=policy.audience is not None and policy.nonce is not None,
+    )  # fmt: skip
     parsed = parse_compact(parts.jwt, typ=LICENSE_TYP, max_length=policy.max_length)
     payload = parsed.payload
     issuer = _str_claim(payload, "iss")

@@ -219,19 +219,27 @@ class SplitPresentation(NamedTuple):
     """Everything up to and including the last ``~``: what ``sd_hash`` covers."""
 
 
-def split(text: str, *, max_length: int, max_disclosures: int) -> SplitPresentation:
+def split(
+    text: str, *, max_length: int, max_disclosures: int, kb_parsed_later: bool = False
+) -> SplitPresentation:
+    """Checklist item 2. ``kb_parsed_later``: the caller parses any KB-JWT strictly anyway
+    (``parse_compact`` refuses everything the form check below refuses, with the same
+    codes), so the form check is left to it."""
     if len(text) > max_length:
         raise ElicenseError("token.too_large")
-    parts = text.split("~")  # bounded: the length was capped above
-    if len(parts) == 1:
+    # The issuer JWT and the KB-JWT are located with find/rfind (memchr): only the short
+    # run of disclosures between them is split.
+    first = text.find("~")
+    if first < 0:
         raise ElicenseError("token.bad_serialization", details={"reason": "not an SD-JWT"})
-    if len(parts) > max_disclosures + 2:  # more than max_disclosures + 1 separators
+    last = text.rfind("~")
+    disclosures = tuple(text[first + 1 : last].split("~")) if last > first else ()
+    if len(disclosures) > max_disclosures:  # more than max_disclosures + 1 separators
         raise ElicenseError("token.too_many_disclosures")
-    kb = parts[-1]
-    disclosures = tuple(parts[1:-1])
+    kb = text[last + 1 :]
     if "" in disclosures:
         raise ElicenseError("token.bad_serialization", details={"reason": "empty disclosure"})
-    if kb and not _COMPACT_JWS.fullmatch(kb):
+    if kb and not kb_parsed_later and not _COMPACT_JWS.fullmatch(kb):
         # After the last "~" comes nothing or a KB-JWT, whether or not this verifier
         # checks key binding: a missing final "~" (a disclosure there) or trailing text
         # is a malformed presentation, never something to skip.
@@ -239,7 +247,7 @@ def split(text: str, *, max_length: int, max_disclosures: int) -> SplitPresentat
         if len(segments) == 3 and all(segments):
             raise ElicenseError("token.bad_base64")
         raise ElicenseError("token.bad_serialization", details={"reason": "not a KB-JWT"})
-    return SplitPresentation(parts[0], disclosures, kb or None, text[: len(text) - len(kb)])
+    return SplitPresentation(text[:first], disclosures, kb or None, text[: last + 1])
 
 
 # A decoded disclosure: (salt, claim name or None for an array element, value). A plain
@@ -309,8 +317,10 @@ def _by_digest(disclosures: Sequence[str]) -> dict[str, _Disclosure]:
                 raise ElicenseError("sd.duplicate_digest")
             by_digest[digest] = _decode_disclosure(data)
         return by_digest
-    # All decoded, so all ASCII.
-    for digest, data in zip(map(_digest, disclosures), raw, strict=True):
+    # All decoded, so all ASCII; their digests are base64-encoded in one call.
+    sha256 = hashlib.sha256
+    digests = _digests_b64([sha256(d.encode("ascii")).digest() for d in disclosures])
+    for digest, data in zip(digests, raw, strict=True):
         if digest in by_digest:
             raise ElicenseError("sd.duplicate_digest")
         by_digest[digest] = _decode_disclosure(data)

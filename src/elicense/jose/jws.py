@@ -111,10 +111,12 @@ def parse_compact(
 ) -> ParsedJws:
     if len(token) > max_length:
         raise ElicenseError("token.too_large")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise ElicenseError("token.bad_serialization", details={"segments": len(parts)})
-    h64, p64, s64 = parts
+    # Located with find (memchr) rather than split: a license JWT is over a kilobyte.
+    i = token.find(".")
+    j = token.find(".", i + 1) if i >= 0 else -1
+    if j < 0 or token.find(".", j + 1) >= 0:
+        raise ElicenseError("token.bad_serialization", details={"segments": token.count(".") + 1})
+    h64, p64, s64 = token[:i], token[i + 1 : j], token[j + 1 :]
     header = _header(h64, typ, allowed_header)
     payload = loads_object(b64d(p64))
     signature = b64d(s64)
