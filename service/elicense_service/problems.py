@@ -82,7 +82,7 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Never a stack trace to a client; the log gets the type, not the message (it could
     carry personal data)."""
-    log.error(
-        "unexpected error", extra={"error_type": type(exc).__name__, "path": request.url.path}
-    )
+    # The route template, not the path: a path can carry a license identifier.
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.error("unexpected error", extra={"error_type": type(exc).__name__, "route": route})
     return from_error(ElicenseError("service.unavailable"))

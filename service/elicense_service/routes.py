@@ -10,6 +10,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from elicense import qr
+from elicense.claims import local_date
 from elicense.errors import ElicenseError
 from elicense.records import ConsentRecord, LicenseRecord
 from elicense.statuslist import Action, Status
@@ -80,7 +81,12 @@ def _verify(rt: Runtime, presented: str, body: VerifyRequest, request_id: str) -
             rand=rt.rand,
         )
     except ElicenseError as exc:
-        rt.metrics.verifications.labels(body.scenario[:32], "refused", exc.code).inc()
+        seq = exc.details.pop("record_seq", None)  # internal: not for the client
+        if isinstance(seq, int):
+            rt.after_record(seq)  # refusals are records too: they count toward sealing
+        # A label is a known scenario id, never client text (bounded, no personal data).
+        scenario = body.scenario if body.scenario in p.scenarios else "unknown"
+        rt.metrics.verifications.labels(scenario, "refused", exc.code).inc()
         raise
     rt.after_record(out.seq)
     rt.metrics.verifications.labels(out.scenario, "accepted", "").inc()
@@ -168,7 +174,7 @@ def issue(body: LicenseRequest, issuer: Issuer, rt: RuntimeDep) -> IssuedOut:
     p = rt.platform
     now = rt.clock()
     t = p.catalog.get(body.type)
-    start = _date(body.valid_from) or dt.date.fromtimestamp(now)
+    start = _date(body.valid_from) or local_date(now)  # China's date, not the server's
     rec = p.issue(
         issuer_id=issuer,
         license_type=t,

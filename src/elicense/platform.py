@@ -286,20 +286,11 @@ class Platform:
             consent_mod.check_relying_party(rp, scenario)
             code = check_code(text, self.trust, now=now, audience=rp_id)
         except ElicenseError as exc:
-            self._record(
-                record_id,
-                now,
-                rp_id,
-                scenario_id,
-                None,
-                (),
-                (),
-                "refused",
-                exc.code,
-                None,
+            stored = self._record(
+                record_id, now, rp_id, scenario_id, None, (), (), "refused", exc.code, None,
                 request_id,
-            )
-            exc.details["record_id"] = record_id  # the refusal is on the record too
+            )  # fmt: skip
+            _on_record(exc, stored)
             raise
         holder = code.pseudonym.hex()  # authentic from here: refusals are the holder's to see
         pending: ElicenseError | None = None
@@ -331,22 +322,21 @@ class Platform:
             with self._settling():
                 try:
                     consume_code(self.storage.replay, code, scan.now)
-                    if pending is not None:
-                        # A basis refusal comes before the grant's budget, a license
-                        # refusal after it (the order refusals have always had).
-                        if scan.basis is None:
-                            raise pending
-                        self._use_grant(scan.basis, scan.now)
-                        raise pending
+                    # No basis: its refusal is pending and comes before the grant's
+                    # budget; a license refusal comes after it (the order refusals have
+                    # always had).
                     if scan.basis is not None:
                         self._use_grant(scan.basis, scan.now)
+                    if pending is not None:
+                        raise pending
                 except ElicenseError as exc:
                     refusal = exc
-                if refusal is not None or scan.basis is None:
-                    refusal = refusal or ElicenseError("consent.missing")
-                    self._record(*scan.head, (), (), "refused", refusal.code, None, scan.rid)
-                    stored = None
+                if refusal is not None:
+                    stored = self._record(
+                        *scan.head, (), (), "refused", refusal.code, None, scan.rid
+                    )
                 else:
+                    assert scan.basis is not None  # noqa: S101 - no basis means a refusal
                     stored = self._record(
                         *scan.head,
                         tuple(d.license_id for d in scan.disclosed),
@@ -358,9 +348,8 @@ class Platform:
                     )
         except ElicenseError:
             raise ElicenseError("audit.unavailable") from None
-        if stored is None:
-            assert refusal is not None  # noqa: S101
-            refusal.details["record_id"] = scan.record_id  # the refusal is on the record too
+        if refusal is not None:
+            _on_record(refusal, stored)
             raise refusal
         return stored
 
@@ -446,9 +435,7 @@ class Platform:
         )
         try:
             return self.storage.access_log.append(record)
-        except ElicenseError:
-            raise ElicenseError("audit.unavailable") from None
-        except Exception:
+        except Exception:  # an ElicenseError from storage too: the audit is what failed
             raise ElicenseError("audit.unavailable") from None
 
     def _views(self, holder: str, scenario: Scenario, now: int) -> list[LicenseView]:
@@ -585,3 +572,10 @@ def _token_iat(token: str) -> int:
     except (ValueError, IndexError, ElicenseError):
         return 0
     return iat if isinstance(iat, int) else 0
+
+
+def _on_record(refusal: ElicenseError, stored: AccessRecord) -> None:
+    """A refusal names its record (``record_id``, for the client) and carries its place in
+    the log (``record_seq``, for the service's sealing; removed before it answers)."""
+    refusal.details["record_id"] = stored.id
+    refusal.details["record_seq"] = stored.seq

@@ -272,7 +272,17 @@ def test_public_documents_have_their_media_types_and_cache_headers(service: Serv
 
 
 def test_metrics_carry_counts_but_no_personal_data(service: Service) -> None:
+    # A scenario field carrying an ID number must not become a metrics label.
+    refused = service.client.post(
+        "/v1/verify",
+        json={"text": service.code(), "scenario": "110101199003071234"},
+        headers=service.rp("hotel-qidu"),
+    )
+    assert refused.status_code >= 400
+    assert "record_seq" not in refused.json()  # internal bookkeeping stays internal
     text = service.client.get("/metrics").text
+    assert "110101199003071234" not in text
+    assert 'scenario="unknown"' in text
     assert "elicense_requests_total" in text
     assert "elicense_audit_unsealed_records" in text
     for lic_id in service.demo.licenses.values():
@@ -314,3 +324,19 @@ def test_when_the_access_record_cannot_be_written_no_data_is_returned(tmp_path: 
     assert "fields" not in r.text
     assert "licenses" not in r.text
     svc.platform.storage.close()
+
+
+def test_refused_scans_count_toward_sealing_the_log(service: Service) -> None:
+    """Refusals are records too: a stream of them must not leave the log unsealed."""
+    for _ in range(6):  # the test service seals every 5 records
+        r = service.client.post(
+            "/v1/verify", json={"text": "RC1:garbage", "scenario": "hotel_checkin"},
+            headers=service.rp("hotel-qidu"),
+        )  # fmt: skip
+        assert r.status_code >= 400
+    gauge = next(
+        line for line in service.client.get("/metrics").text.splitlines()
+        if line.startswith("elicense_audit_unsealed_records ")
+    )  # fmt: skip
+    assert float(gauge.split()[1]) < 5
+    assert service.platform.storage.access_log.checkpoints()
