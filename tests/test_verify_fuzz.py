@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 from typing import Any
 
@@ -20,7 +19,18 @@ from elicense.errors import ElicenseError
 from elicense.jose.b64 import b64d, b64e
 from elicense.licenses import VerifierPolicy, verify_license
 from elicense.replay import MemoryReplayStore
-from test_checklist import AUD, KB_TYP, NONCE, Env, lic_header, make_env, sign_token
+from test_checklist import (
+    AUD,
+    KB_TYP,
+    NONCE,
+    Env,
+    digest,
+    lic_header,
+    make_env,
+    sd,
+    sd_hash,
+    sign_token,
+)
 
 from support import NOW
 
@@ -70,11 +80,6 @@ def _set_path(doc: Any, path: list[str | int], value: Any) -> Any:
     return out
 
 
-def _kb(env: Env, sd_jwt: str, claims: dict[str, Any], header: dict[str, Any]) -> str:
-    assert env.holder is not None
-    return sign_token(header, claims, env.holder)
-
-
 def _presentation(env: Env, where: str, path: list[str | int], value: Any) -> str:
     payload = env.payload()
     disclosures = list(env.disclosures)
@@ -90,21 +95,18 @@ def _presentation(env: Env, where: str, path: list[str | int], value: Any) -> st
         shape = [path[-1], value] if len(path) > 2 else ["c2FsdA", name, value]
         raw = json.dumps(shape, ensure_ascii=False).encode("utf-8", "surrogatepass")
         d = b64e(raw)
-        digest = b64e(hashlib.sha256(d.encode()).digest())
-        payload = {**payload, "_sd": [*payload.get("_sd", []), digest]}
+        payload = {**payload, "_sd": [*payload.get("_sd", []), digest(d)]}
         disclosures.append(d)
     jwt = sign_token(lic_header(env.signer), payload, env.signer)
-    sd_jwt = jwt + "~" + "".join(d + "~" for d in disclosures)
-    claims: dict[str, Any] = {
-        "iat": NOW, "aud": AUD, "nonce": NONCE,
-        "sd_hash": b64e(hashlib.sha256(sd_jwt.encode()).digest()),
-    }  # fmt: skip
+    sd_jwt = sd(jwt, disclosures)
+    claims: dict[str, Any] = {"iat": NOW, "aud": AUD, "nonce": NONCE, "sd_hash": sd_hash(sd_jwt)}
     header: dict[str, Any] = {"alg": "ES256", "typ": KB_TYP}
     if where == "kb":
         claims = _set_path(claims, path, value)
     elif where == "kb_header":
         header = _set_path(header, path, value)
-    return sd_jwt + _kb(env, sd_jwt, claims, header)
+    assert env.holder is not None
+    return sd_jwt + sign_token(header, claims, env.holder)
 
 
 def test_the_unmutated_presentation_verifies_with_key_binding() -> None:

@@ -330,7 +330,7 @@ def verify_license(
         status.check(license_status.uri, license_status.idx, issuer, now)
     holder_id = claims.get(HOLDER_CLAIM)
     fields = {k: claims[k] for k in disclosed if k != HOLDER_CLAIM}  # in claims order
-    # Positional: a frozen dataclass pays per keyword; same order as the fields above.
+    # Positional, in the order of _VERIFIED_FIELDS.
     return VerifiedLicense(
         vct,  # type_code
         issuer,

@@ -24,7 +24,7 @@ from elicense.cli._common import (
 from elicense.codes import normalise_scan, verify_code
 from elicense.errors import ElicenseError
 from elicense.fetch import StatusFetcher
-from elicense.identifiers import ROOT_OID
+from elicense.identifiers import parse_license_id
 from elicense.jose.keyfile import load_private_key
 from elicense.jose.keys import public_key_from_jwk
 from elicense.licenses import (
@@ -150,12 +150,6 @@ def _read_image(path: Path) -> str:
     return str(results[0].text)
 
 
-def _issuer_of(license_id: str) -> str:
-    """The issuer's credit code inside a license identifier (root.type.issuer.serial...)."""
-    parts = license_id.removeprefix(ROOT_OID + ".").split(".")
-    return parts[1] if len(parts) > 1 else ""
-
-
 def _verify_text(
     text: str,
     store: TrustStore,
@@ -180,7 +174,8 @@ def _verify_text(
             for lic in p.licenses:
                 if lic.status_uri is None or lic.status_idx is None:
                     raise ElicenseError("token.bad_claim", details={"claim": "status"})
-                status.check(lic.status_uri, lic.status_idx, _issuer_of(lic.license_id), now)
+                issuer = parse_license_id(lic.license_id).issuer
+                status.check(lic.status_uri, lic.status_idx, issuer, now)
         return {"valid": True, "kind": "presentation", "region": p.region, "scenario": p.scenario,
                 "audience": p.audience, "expires_at": p.expires_at,
                 "licenses": [{"license_id": lic.license_id, "type": lic.type_code,
