@@ -40,7 +40,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import compress
 from multiprocessing.pool import AsyncResult, Pool
@@ -62,7 +61,6 @@ from elicense.licenses import StatusRef, issue_license
 from elicense.platform import Platform
 from elicense.ports import Allocate, IssuedChunk, StatusEntry
 from elicense.records import HolderRecord, LicenseRecord
-from elicense.storage.licensing import SqlLicenses
 from elicense.trust import IssuerEntry
 
 Format = Literal["csv", "jsonl"]
@@ -82,7 +80,7 @@ busier; a kill loses at most one batch, which a re-run redoes."""
 DEFAULT_CHUNK = 500
 _MAX_ROW_BYTES = 1024
 """A row count no larger than the file's (rows of exports are shorter than this), for
-``SqlLicenses.bulk_load`` to judge whether the import is a large one."""
+``Licenses.bulk_load`` to judge whether the import is a large one."""
 
 
 # --- results -----------------------------------------------------------------------------
@@ -658,9 +656,7 @@ def import_file(
         ctx = multiprocessing.get_context("spawn")
         store = platform.storage.licenses
         with (
-            store.bulk_load(reader.total_bytes // _MAX_ROW_BYTES)
-            if isinstance(store, SqlLicenses)
-            else nullcontext(False),
+            store.bulk_load(reader.total_bytes // _MAX_ROW_BYTES),
             rejects.open("w", encoding="utf-8", newline="") as out,
             ctx.Pool(workers, init_worker, (str(home), passphrase, now)) as pool,
         ):

@@ -10,6 +10,7 @@ record is durable when ``append`` returns.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 
 from elicense.records import (
@@ -102,6 +103,12 @@ class Licenses(Protocol):
 
     def numbers_present(self, numbers: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Which of these (issuer, type code, serial) license numbers are stored."""
+        ...
+
+    def bulk_load(self, expected_rows: int) -> AbstractContextManager[bool]:
+        """Around an import of about ``expected_rows`` licenses: whatever makes a large
+        load cheaper for this store (it may do nothing); yields whether it did anything.
+        Results are the same either way, including after a crash."""
         ...
 
     def get(self, license_id: str) -> LicenseRecord | None: ...

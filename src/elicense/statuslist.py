@@ -13,6 +13,7 @@ says little about which license is being checked.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import zlib
 from collections.abc import Callable, Iterable
@@ -167,7 +168,7 @@ class IndexPermutation:
     about eight keyed hashes — the same outputs, so stored indexes stay valid.
     """
 
-    __slots__ = ("_base", "_half", "_key", "_mask", "_tables", "size")
+    __slots__ = ("_base", "_half", "_mask", "_round_tables", "size")
 
     _CACHED_LISTS = 8
     """Round tables kept (an import fills a few lists at a time)."""
@@ -179,16 +180,13 @@ class IndexPermutation:
         bits += bits & 1
         self._half = bits // 2
         self._mask = (1 << self._half) - 1
-        self._key = key
-        self._base = hashlib.blake2b(key=key, digest_size=8)
-        self._tables: dict[int, tuple[list[int], ...]] = {}
+        self._base = hashlib.blake2b(key=key, digest_size=8)  # keyed once, copied per value
+        # lru_cache is thread-safe and bounded: the service may issue from several threads.
+        self._round_tables = functools.lru_cache(maxsize=self._CACHED_LISTS)(self._build_tables)
         self.size = size
 
-    def _round_tables(self, list_no: int) -> tuple[list[int], ...]:
+    def _build_tables(self, list_no: int) -> tuple[list[int], ...]:
         """The four round functions of a list as tables over every half-block value."""
-        tables = self._tables.get(list_no)
-        if tables is not None:
-            return tables
         salt = list_no.to_bytes(8, "big")
         mask = self._mask
         base = self._base
@@ -201,10 +199,7 @@ class IndexPermutation:
                 h.update(value.to_bytes(8, "big") + tail)
                 table.append(int.from_bytes(h.digest(), "big") & mask)
             built.append(table)
-        if len(self._tables) >= self._CACHED_LISTS:
-            self._tables.pop(next(iter(self._tables)))
-        tables = self._tables[list_no] = tuple(built)
-        return tables
+        return tuple(built)
 
     def index(self, counter: int, list_no: int = 0) -> int:
         return self.indexes(counter, 1, list_no)[0]

@@ -44,7 +44,8 @@ class ListSettings:
     """How new status lists are shaped, and the permutation key for their indexes."""
 
     def __init__(self, key: bytes, uri: str, size: int, bits: int) -> None:
-        StatusList(size, bits)  # validates size and bits up front
+        # Validates size and bits up front; its bytes are every new list's initial state.
+        self.empty = bytes(StatusList(size, bits).data)
         if size < 4:
             raise ValueError("status lists need at least 4 entries")
         self.uri = uri
@@ -118,8 +119,8 @@ class _OpenList:
 
     def __init__(self, row: Row[Any]) -> None:
         self.id: int = row.id
+        self.uri: str = row.uri
         self.size: int = row.size
-        self.bits: int = row.bits
         self.counter: int = row.next_counter
         self.data = StatusList(row.size, row.bits, bytes(row.data))
         self.dirty = False
@@ -274,7 +275,6 @@ class SqlLicenses:
 
     def _new_list(self, conn: Connection, owner_id: str) -> _OpenList:
         s = self._settings
-        empty = bytes((s.size * s.bits + 7) // 8)
         try:
             with conn.begin_nested():
                 result = conn.execute(
@@ -283,7 +283,7 @@ class SqlLicenses:
                         uri="",
                         bits=s.bits,
                         size=s.size,
-                        data=empty,
+                        data=s.empty,
                         next_counter=0,
                         version=1,
                         token=None,
@@ -457,7 +457,6 @@ class _Bulk:
         self.started = False
         self.current: dict[str, _OpenList] = {}
         self.lists: dict[int, _OpenList] = {}
-        self.uris: dict[int, str] = {}
         self.handed: dict[tuple[int, int], str] = {}
 
     def run(self, owners: list[str], build: BuildBatch) -> int:
@@ -503,9 +502,6 @@ class _Bulk:
 
     def _track(self, owner: str, lst: _OpenList) -> None:
         self.current[owner] = self.lists[lst.id] = lst
-        self.uris[lst.id] = self.conn.execute(
-            select(status_lists.c.uri).where(status_lists.c.id == lst.id)
-        ).scalar_one()
 
     def allocate(self, owners: Sequence[str]) -> list[StatusEntry]:
         """Entries for ``owners`` in order; a run of one owner's rows (the usual shape
@@ -530,7 +526,7 @@ class _Bulk:
                     self._track(owner, current)
                 take = min(need, current.size - current.counter)
                 perm = settings.permutation(current.size)
-                list_id, uri = current.id, self.uris[current.id]
+                list_id, uri = current.id, current.uri
                 for idx in perm.indexes(current.counter, take, list_id):
                     handed[(list_id, idx)] = owner
                     out.append(StatusEntry(list_id, idx, uri))
