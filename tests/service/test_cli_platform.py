@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from elicense.cli import app
+from elicense.codes import pseudonym
 
 from service_support import PASS, Service, build_service
 
@@ -159,3 +160,19 @@ def test_code_and_present_by_license_id_from_the_platform_home(
     )
     assert pres["text"].startswith("LP1:")
     assert pres["qr_version"] <= 15
+
+
+def test_looking_up_a_holder_never_stores_one_and_a_non_holder_id_is_refused(
+    svc: Service,
+) -> None:
+    stranger = "11010519491231002X"  # a valid ID number the platform has never seen
+    pid = pseudonym(svc.platform.pseudonym_key, "111", stranger).hex()
+    assert cli(svc, "consent", "list", "--holder", stranger) == []
+    assert cli(svc, "audit", "log", "--holder", stranger) == []
+    assert svc.platform.storage.holders.get(pid) is None
+    license_id = next(iter(svc.demo.licenses.values()))  # valid, but not a holder code
+    result = runner.invoke(
+        app, ["consent", "list", "--holder", license_id, "--home", str(svc.home), "--json"]
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"]["code"] == "id.unrecognised"

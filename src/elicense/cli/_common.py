@@ -94,3 +94,16 @@ def read_text(path: str) -> str:
     except OSError as exc:
         err_console.print(f"[red]cannot read {path}: {exc.strerror}[/red]")
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def holder_key(text: str, now: int) -> tuple[str, str]:
+    """(holder code type, canonical code) for a resident ID number or a credit code typed
+    on the command line; anything else (a license identifier, a typo) is refused."""
+    from elicense.claims import local_date  # noqa: PLC0415 - keep CLI start-up light
+    from elicense.identifiers import IdentifierKind, check_identifier  # noqa: PLC0415
+
+    v = check_identifier(text, today=local_date(now))
+    if not v.valid or v.kind not in (IdentifierKind.RESIDENT_ID, IdentifierKind.USCC):
+        raise v.error or ElicenseError("id.unrecognised")
+    code = v.parsed["number" if v.kind is IdentifierKind.RESIDENT_ID else "code"]
+    return str(v.parsed["holder_code_type"]), str(code)

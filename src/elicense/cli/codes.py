@@ -21,6 +21,7 @@ from elicense.cli._common import (
     PASSPHRASE_ENV,
     JsonOption,
     err_console,
+    holder_key,
     now_epoch,
     passphrase,
     print_json,
@@ -32,7 +33,7 @@ from elicense.codes import DEFAULT_CODE_LIFETIME, Kind, issue_code, pseudonym
 from elicense.disclosure import LicenseView
 from elicense.errors import ElicenseError
 from elicense.faces import validate_holder
-from elicense.identifiers import ROOT_OID, IdentifierKind, check_identifier
+from elicense.identifiers import ROOT_OID, HolderCodeType
 from elicense.jose.keyfile import load_private_key
 from elicense.licenses import verify_license
 from elicense.presentations import issue_presentation
@@ -90,14 +91,11 @@ def code(
 ) -> None:
     """Sign a resident code (居民码) or enterprise code (企业码) for a holder."""
     now = now_epoch()
-    verdict = check_identifier(holder, today=local_date(now))
-    if not verdict.valid or verdict.kind not in (IdentifierKind.RESIDENT_ID, IdentifierKind.USCC):
-        raise verdict.error or typer.BadParameter("not a holder code")
-    resident = verdict.kind is IdentifierKind.RESIDENT_ID
-    code_value = str(verdict.parsed["number" if resident else "code"])
+    holder_type, code_value = holder_key(holder, now)
+    resident = holder_type == HolderCodeType.RESIDENT_ID
     if key is None:
         p = open_platform(home or DEFAULT_HOME)
-        pid = p.holder("111" if resident else "001", code_value, now)
+        pid = p.holder(holder_type, code_value, now)
         text = p.code_for(
             pid, scenarios=scenario, now=now, rand=os.urandom, audience=audience, lifetime=lifetime
         )
@@ -110,7 +108,7 @@ def code(
         kind=Kind.RESIDENT_CODE if resident else Kind.ENTERPRISE_CODE,
         signer=load_private_key(key.read_bytes(), passphrase(passphrase_env)),
         region=region,
-        sub=pseudonym(pseudonym_key(), "111" if resident else "001", code_value),
+        sub=pseudonym(pseudonym_key(), holder_type, code_value),
         scenarios=numbers,
         now=now,
         rand=os.urandom,

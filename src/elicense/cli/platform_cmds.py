@@ -21,10 +21,12 @@ from elicense.cli._common import (
     JsonOption,
     console,
     handles_errors,
+    holder_key,
     passphrase,
     print_json,
     read_text,
 )
+from elicense.codes import pseudonym
 from elicense.credentials import new_api_key
 from elicense.errors import ElicenseError
 from elicense.home import init_home
@@ -341,15 +343,12 @@ def rp_rotate(
 consent_app = typer.Typer(help="用证授权 Consents.", no_args_is_help=True)
 
 
-def _holder_pseudonym(p: Platform, holder: str) -> str:
-    from elicense.identifiers import IdentifierKind, check_identifier  # noqa: PLC0415
-
-    v = check_identifier(holder, today=dt.date.today())
-    if not v.valid or (v.error is not None and v.kind is None):
-        raise v.error or ElicenseError("id.unrecognised")
-    if v.kind is IdentifierKind.RESIDENT_ID:
-        return p.holder("111", str(v.parsed["number"]), int(time.time()))
-    return p.holder("001", str(v.parsed["code"]), int(time.time()))
+def _holder_pseudonym(p: Platform, holder: str, *, register: bool = False) -> str:
+    """The holder's pseudonym; only a command that creates something for the holder
+    (``register``) stores the holder, a lookup never writes."""
+    now = int(time.time())
+    key = holder_key(holder, now)
+    return p.holder(*key, now) if register else pseudonym(p.pseudonym_key, *key).hex()
 
 
 @consent_app.command("grant")
@@ -371,7 +370,7 @@ def consent_grant(
     p = open_platform(home)
     now = int(time.time())
     c, receipt = p.grant(
-        holder=_holder_pseudonym(p, holder),
+        holder=_holder_pseudonym(p, holder, register=True),
         rp_id=rp_id,
         scenario_id=scenario,
         fields=field,
