@@ -19,7 +19,7 @@ from elicense.errors import ElicenseError
 from elicense_service import problems
 from elicense_service.ops import ops_router
 from elicense_service.routes import router
-from elicense_service.runtime import CredentialCache, RateLimiter, Runtime
+from elicense_service.runtime import RateLimiter, Runtime
 from elicense_service.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -126,8 +126,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         runtime = runtime_from_settings(settings)
     runtime.limiter = RateLimiter(settings.rate_limit_per_minute)
     runtime.checkpoint_every = settings.checkpoint_every
-    runtime.credentials = CredentialCache(settings.lookup_cache_seconds)
-    runtime.platform.lookup_ttl = settings.lookup_cache_seconds
+    runtime.credentials.ttl = settings.lookup_cache_seconds
+    runtime.platform.relying_party_cache.ttl = settings.lookup_cache_seconds
     runtime.verify_threads = settings.verify_threads
     app = FastAPI(
         title="elicense 电子证照核验服务",

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from elicense.platform import Platform
 from elicense.records import CredentialRecord
+from elicense.ttlcache import TtlCache
 
 
 class Metrics:
@@ -68,40 +69,6 @@ class RateLimiter:
             return True
 
 
-class CredentialCache:
-    """API credential records by key id, reused for ``ttl`` seconds (0: never).
-
-    Authenticating a relying party is a database read on every request otherwise, the
-    same row each time. The cache keeps the record, not the verdict: the secret's hash is
-    compared on every request, so a wrong secret is refused at once; only a revocation
-    (``revoked_at``) can take up to ``ttl`` seconds to be seen by a worker that read the
-    key just before. Unknown key ids are not cached (nothing to reuse), and the cache is
-    bounded (cleared when full) so random key ids cannot grow it."""
-
-    MAX_ENTRIES = 4096
-
-    def __init__(self, ttl: int) -> None:
-        self.ttl = ttl
-        self._entries: dict[str, tuple[CredentialRecord, int]] = {}
-        self._lock = threading.Lock()
-
-    def get(
-        self, key_id: str, now: int, load: Callable[[str], CredentialRecord | None]
-    ) -> CredentialRecord | None:
-        if self.ttl > 0:
-            with self._lock:
-                hit = self._entries.get(key_id)
-            if hit is not None and hit[1] <= now < hit[1] + self.ttl:
-                return hit[0]
-        record = load(key_id)
-        if record is not None and self.ttl > 0:
-            with self._lock:
-                if len(self._entries) >= self.MAX_ENTRIES:
-                    self._entries.clear()
-                self._entries[key_id] = (record, now)
-        return record
-
-
 @dataclass
 class Runtime:
     platform: Platform
@@ -110,7 +77,9 @@ class Runtime:
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
     metrics: Metrics = field(default_factory=Metrics)
     checkpoint_every: int = 1000
-    credentials: CredentialCache = field(default_factory=lambda: CredentialCache(0))
+    credentials: TtlCache[CredentialRecord] = field(default_factory=TtlCache)
+    """API credential records by key id (see ``elicense.ttlcache``): the secret's hash is
+    still compared on every request; a revocation is seen within the cache's ttl."""
     verify_threads: int = 1
     """Threads per worker for ``POST /v1/verify`` (see ``Settings.verify_threads``)."""
     _last_checkpoint: int = 0

@@ -53,10 +53,10 @@ from elicense.statuslist import (
     transition,
 )
 from elicense.trust import IssuerEntry, TrustStore
+from elicense.ttlcache import TtlCache
 
 STATUS_TTL = 300
 STATUS_LIFETIME = 24 * 3600
-_LOOKUP_CACHE_MAX = 4096
 
 
 @runtime_checkable
@@ -93,11 +93,10 @@ class Platform:
     scenarios: ScenarioSet
     storage: Storage
     issuer_signers: Mapping[str, Signer] = field(default_factory=dict)
-    lookup_ttl: int = 0
-    """Seconds for which ``verify_scan`` may reuse a relying party it has read (0: read
-    it every time). A change to the relying party takes effect within this time."""
+    relying_party_cache: TtlCache[RelyingPartyRecord] = field(default_factory=TtlCache, repr=False)
+    """Relying parties read by ``verify_scan`` (ttl 0: read every time). A change to a
+    relying party takes effect within the cache's ttl; the service documents its setting."""
     _verified: dict[bytes, VerifiedLicense] = field(default_factory=dict, repr=False)
-    _rp_cache: dict[str, tuple[RelyingPartyRecord, int]] = field(default_factory=dict, repr=False)
 
     # --- holders and issuing ---------------------------------------------------------
 
@@ -281,7 +280,7 @@ class Platform:
         then the licenses."""
         record_id = rand(16).hex()
         try:
-            rp = self._relying_party(rp_id, now)
+            rp = self.relying_party_cache.get(rp_id, now, self.storage.relying_parties.get)
             scenario = self.scenarios.get(scenario_id)
             consent_mod.check_relying_party(rp, scenario)
             code = check_code(text, self.trust, now=now, audience=rp_id)
@@ -362,22 +361,6 @@ class Platform:
         it; otherwise each write commits on its own, in the same order."""
         log = self.storage.access_log
         return log.atomic() if isinstance(log, AtomicAccessLog) else nullcontext()
-
-    def _relying_party(self, rp_id: str, now: int) -> RelyingPartyRecord | None:
-        """The relying party, cached for ``lookup_ttl`` seconds of the caller's clock (0:
-        not cached). A deactivated relying party is therefore refused within that time,
-        not at once; the service documents its setting."""
-        if self.lookup_ttl <= 0:
-            return self.storage.relying_parties.get(rp_id)
-        hit = self._rp_cache.get(rp_id)
-        if hit is not None and hit[1] <= now < hit[1] + self.lookup_ttl:
-            return hit[0]
-        rp = self.storage.relying_parties.get(rp_id)
-        if rp is not None:  # misses are not cached: a new relying party works at once
-            if len(self._rp_cache) >= _LOOKUP_CACHE_MAX:
-                self._rp_cache.clear()
-            self._rp_cache[rp_id] = (rp, now)
-        return rp
 
     def _basis(
         self,
