@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elicense.errors import ElicenseError
 from elicense.masking import mask
 from elicense.scenarios import VALID_FIELD, Scenario, Show
+
+if TYPE_CHECKING:
+    from elicense.licenses import VerifiedLicense
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,15 @@ class LicenseView:
     status_uri: str | None = None
     status_idx: int | None = None
     valid_until: int | None = None
+
+    @classmethod
+    def of(cls, v: VerifiedLicense) -> LicenseView:
+        """The view of a license that has just verified (so valid)."""
+        status = v.status
+        return cls(
+            v.license_id, v.type_code, v.fields, True,
+            status.uri if status else None, status.idx if status else None, v.valid_until,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

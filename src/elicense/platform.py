@@ -30,6 +30,7 @@ from elicense.codes import Kind, VerifiedCode, check_code, consume_code, issue_c
 from elicense.disclosure import DisclosedLicense, LicenseView, disclose
 from elicense.errors import ElicenseError
 from elicense.faces import validate_holder
+from elicense.identifiers import HolderCodeType
 from elicense.jose.b64 import b64d
 from elicense.jose.keys import Signer
 from elicense.licenses import StatusRef, VerifiedLicense, issue_license, verify_license
@@ -234,7 +235,8 @@ class Platform:
         h = self.storage.holders.get(holder_pseudonym)
         if h is None:
             raise ElicenseError("storage.not_found")
-        kind = Kind.RESIDENT_CODE if h.holder_type == "111" else Kind.ENTERPRISE_CODE
+        resident = h.holder_type == HolderCodeType.RESIDENT_ID
+        kind = Kind.RESIDENT_CODE if resident else Kind.ENTERPRISE_CODE
         numbers = [self.scenarios.get(s).number for s in scenarios]
         return issue_code(
             kind=kind,
@@ -432,17 +434,7 @@ class Platform:
                 v = self._verify_stored(rec, now)
             except ElicenseError:
                 continue  # expired, revoked or no longer trusted: not shown as valid
-            views.append(
-                LicenseView(
-                    rec.license_id,
-                    rec.type_code,
-                    v.fields,
-                    True,
-                    v.status.uri if v.status else None,
-                    v.status.idx if v.status else None,
-                    v.valid_until,
-                )
-            )
+            views.append(LicenseView.of(v))
         return views
 
     def _verify_stored(self, rec: LicenseRecord, now: int) -> VerifiedLicense:

@@ -152,15 +152,7 @@ def present(
     sc = builtin_scenarios().get(scenario)
     t = builtin_catalog().get(v.type_code)
     holder_type, holder_code = validate_holder(t, v.holder_id or "", today=local_date(now))
-    view = LicenseView(
-        v.license_id,
-        v.type_code,
-        v.fields,
-        True,
-        v.status.uri if v.status else None,
-        v.status.idx if v.status else None,
-        v.valid_until,
-    )
+    view = LicenseView.of(v)
     text = issue_presentation(
         signer=load_private_key(key.read_bytes(), passphrase(passphrase_env)),
         region=region,
