@@ -62,42 +62,28 @@ class ListSettings:
         return perm
 
 
+_LICENSE_COLUMNS = tuple(f.name for f in fields(LicenseRecord))
+"""The licenses table's columns, in ``LicenseRecord``'s field order."""
+_license_tuple = attrgetter(*_LICENSE_COLUMNS)
+
+
 def license_row(rec: LicenseRecord) -> dict[str, Any]:
-    return {
-        "license_id": rec.license_id,
-        "type_code": rec.type_code,
-        "issuer_id": rec.issuer_id,
-        "serial": rec.serial,
-        "version": rec.version,
-        "holder_pseudonym": rec.holder_pseudonym,
-        "status_list_id": rec.status_list_id,
-        "status_idx": rec.status_idx,
-        "issued_at": rec.issued_at,
-        "valid_from": rec.valid_from,
-        "valid_until": rec.valid_until,
-        "sd_jwt": rec.sd_jwt,
-        "state": rec.state,
-        "alias": rec.alias,
-    }
+    return dict(zip(_LICENSE_COLUMNS, _license_tuple(rec), strict=True))
 
 
 def _license(row: Row[Any]) -> LicenseRecord:
-    return LicenseRecord(
-        license_id=row.license_id,
-        type_code=row.type_code,
-        issuer_id=row.issuer_id,
-        serial=row.serial,
-        version=row.version,
-        holder_pseudonym=row.holder_pseudonym,
-        status_list_id=row.status_list_id,
-        status_idx=row.status_idx,
-        issued_at=row.issued_at,
-        valid_from=row.valid_from,
-        valid_until=row.valid_until,
-        sd_jwt=row.sd_jwt,
-        state=row.state,
-        alias=row.alias,
-    )
+    values = row._mapping
+    return LicenseRecord(*(values[column] for column in _LICENSE_COLUMNS))
+
+
+def _find(conn: Connection, license_id: str, *, lock: bool = False) -> Row[Any] | None:
+    """A license row by identifier, else by historical alias (two indexed lookups)."""
+    for column in (licenses.c.license_id, licenses.c.alias):
+        stmt = select(licenses).where(column == license_id)
+        row = conn.execute(stmt.with_for_update(key_share=True) if lock else stmt).first()
+        if row is not None:
+            return row
+    return None
 
 
 def _status_list(row: Row[Any]) -> StatusListRecord:
@@ -319,9 +305,7 @@ class SqlLicenses:
     def get(self, license_id: str) -> LicenseRecord | None:
         """By identifier, falling back to a historical alias (two indexed lookups)."""
         with self._db.read() as conn:
-            row = conn.execute(select(licenses).where(licenses.c.license_id == license_id)).first()
-            if row is None:
-                row = conn.execute(select(licenses).where(licenses.c.alias == license_id)).first()
+            row = _find(conn, license_id)
         return None if row is None else _license(row)
 
     def get_by_number(self, issuer_id: str, type_code: str, serial: str) -> LicenseRecord | None:
@@ -369,12 +353,7 @@ class SqlLicenses:
         change, so two concurrent changes never deadlock. The stored event records the
         states actually read and written, whatever the caller put in ``from``/``to``."""
         with self._db.write() as conn:
-            row = None
-            for column in (licenses.c.license_id, licenses.c.alias):
-                stmt = select(licenses).where(column == event.license_id)
-                row = conn.execute(stmt.with_for_update(key_share=True)).first()
-                if row is not None:
-                    break
+            row = _find(conn, event.license_id, lock=True)
             if row is None:
                 raise ElicenseError("storage.not_found", details={"license_id": event.license_id})
             current = int(row.state)
@@ -480,17 +459,16 @@ class _Bulk:
         handed = self.handed
         stored = 0
         for new_holders, records in build(self.allocate):
-            rows = [_license_tuple(r) for r in records]
-            for row in rows:
-                # LicenseRecord order: [0] license_id, [2] issuer_id, [6] list, [7] idx, [12] state
-                if handed.pop((row[6], row[7]), "") != row[2]:
+            for r in records:
+                if handed.pop((r.status_list_id, r.status_idx), "") != r.issuer_id:
                     raise ElicenseError(
                         "storage.conflict",
                         "the license does not carry a status entry allocated to it",
-                        details={"license_id": row[0]},
+                        details={"license_id": r.license_id},
                     )
-                if row[12]:
-                    self._set_state(row[6], row[7], row[12])
+                if r.state:
+                    self._set_state(r.status_list_id, r.status_idx, r.state)
+            rows = [_license_tuple(r) for r in records]
             if new_holders:
                 conn.exec_driver_sql(holder_sql, [_holder_tuple(h) for h in new_holders])
             if rows:
@@ -540,9 +518,6 @@ class _Bulk:
         lst.dirty = True
 
 
-_LICENSE_COLUMNS = tuple(f.name for f in fields(LicenseRecord))
-"""The licenses table's columns, in ``LicenseRecord``'s field order."""
-_license_tuple = attrgetter(*_LICENSE_COLUMNS)
 _HOLDER_COLUMNS = tuple(f.name for f in fields(HolderRecord))
 _holder_tuple = attrgetter(*_HOLDER_COLUMNS)
 _HOLDER_CONFLICT = " ON CONFLICT (pseudonym) DO NOTHING"
