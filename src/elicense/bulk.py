@@ -48,14 +48,20 @@ from typing import IO, Any, Literal, NamedTuple
 
 import yaml
 
-from elicense.catalog import Catalog, LicenseType, builtin_catalog, load_catalog
+from elicense.catalog import Catalog, LicenseType
 from elicense.claims import day_start, local_date
 from elicense.codes import pseudonym
 from elicense.errors import ERROR_CODES, ElicenseError
 from elicense.faces import validate_holder
-from elicense.home import HomeConfig, open_platform, trust_store_from_home
+from elicense.home import (
+    HomeConfig,
+    home_catalog,
+    open_platform,
+    read_issuer_key,
+    read_pseudonym_key,
+    trust_store_from_home,
+)
 from elicense.identifiers.license_id import compose_license_id, parse_license_id
-from elicense.jose.keyfile import load_private_key, open_secret
 from elicense.jose.keys import Signer
 from elicense.licenses import StatusRef, issue_license
 from elicense.platform import Platform
@@ -493,7 +499,7 @@ def init_worker(home: str, passphrase: bytes, now: int) -> None:
     global _STATE  # noqa: PLW0603 - one state per worker process, set once
     path = Path(home)
     cfg = HomeConfig.read(path)
-    catalog = load_catalog(path / cfg.catalog) if cfg.catalog else builtin_catalog()
+    catalog = home_catalog(path, cfg)
     trust = trust_store_from_home(path, now)
     issuers = trust.trust_list(cfg.region).issuers
     signers: dict[str, Signer] = {}
@@ -501,10 +507,9 @@ def init_worker(home: str, passphrase: bytes, now: int) -> None:
     for spec in cfg.issuers:
         issuer_id = spec["id"]
         if issuer_id in issuers:
-            pem = (path / "keys" / f"{issuer_id}.pem").read_bytes()
-            signers[issuer_id] = load_private_key(pem, passphrase)
+            signers[issuer_id] = read_issuer_key(path, issuer_id, passphrase)
             entries[issuer_id] = issuers[issuer_id]
-    secret = open_secret((path / "keys" / "pseudonym.key").read_bytes(), passphrase)
+    secret = read_pseudonym_key(path, passphrase)
     _STATE = _WorkerState(
         catalog, entries, signers, secret, now, local_date(now), {t.code: t for t in catalog}
     )

@@ -214,21 +214,45 @@ def trust_store_from_home(home: Path, now: int) -> TrustStore:
     return store
 
 
-def load_platform(home: Path, *, passphrase: bytes, storage: Storage, now: int) -> Platform:
+def home_catalog(home: Path, cfg: HomeConfig) -> Catalog:
+    """The home's own catalog file, or the built-in catalog."""
+    return load_catalog(home / cfg.catalog) if cfg.catalog else builtin_catalog()
+
+
+def read_issuer_key(home: Path, issuer_id: str, passphrase: bytes) -> Signer:
+    return _read_key(home / "keys" / f"{issuer_id}.pem", passphrase)
+
+
+def read_pseudonym_key(home: Path, passphrase: bytes) -> bytes:
+    """The platform's pseudonym secret (sealed at rest; opening it costs a key derivation,
+    so callers open it once)."""
+    try:
+        sealed = (home / "keys" / "pseudonym.key").read_bytes()
+    except OSError:
+        raise ElicenseError("home.unreadable", details={"file": "keys/pseudonym.key"}) from None
+    return open_secret(sealed, passphrase)
+
+
+def load_platform(
+    home: Path,
+    *,
+    passphrase: bytes,
+    storage: Storage,
+    now: int,
+    pseudonym_key: bytes | None = None,
+) -> Platform:
+    """``pseudonym_key``: already opened by the caller (else read from the home)."""
     cfg = HomeConfig.read(home)
-    catalog: Catalog = load_catalog(home / cfg.catalog) if cfg.catalog else builtin_catalog()
+    catalog = home_catalog(home, cfg)
     scenarios: ScenarioSet = (
         load_scenarios(home / cfg.scenarios, catalog) if cfg.scenarios else builtin_scenarios()
     )
-    signers = {
-        spec["id"]: _read_key(home / "keys" / f"{spec['id']}.pem", passphrase)
-        for spec in cfg.issuers
-    }
+    signers = {spec["id"]: read_issuer_key(home, spec["id"], passphrase) for spec in cfg.issuers}
     return Platform(
         region=cfg.region,
         platform_id=cfg.platform_id,
         signer=_read_key(home / "keys" / "platform.pem", passphrase),
-        pseudonym_key=open_secret((home / "keys" / "pseudonym.key").read_bytes(), passphrase),
+        pseudonym_key=pseudonym_key or read_pseudonym_key(home, passphrase),
         trust=trust_store_from_home(home, now),
         catalog=catalog,
         scenarios=scenarios,
@@ -250,13 +274,12 @@ def open_platform(
     from elicense.storage import open_storage  # noqa: PLC0415 - the adapter layer, on demand
 
     cfg = HomeConfig.read(home)
-    try:
-        sealed = (home / "keys" / "pseudonym.key").read_bytes()
-    except OSError:
-        raise ElicenseError("home.unreadable", details={"file": "keys/pseudonym.key"}) from None
+    secret = read_pseudonym_key(home, passphrase)
     storage = open_storage(
         database_url or cfg.database_url,
-        status_key=status_key(open_secret(sealed, passphrase)),
+        status_key=status_key(secret),
         status_uri=cfg.status_base_url + "/{list_id}",
     )
-    return load_platform(home, passphrase=passphrase, storage=storage, now=now)
+    return load_platform(
+        home, passphrase=passphrase, storage=storage, now=now, pseudonym_key=secret
+    )
