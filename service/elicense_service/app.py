@@ -6,7 +6,6 @@ import json
 import logging
 import secrets
 import time
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +21,6 @@ from elicense_service.routes import router
 from elicense_service.runtime import RateLimiter, Runtime
 from elicense_service.settings import Settings
 
-STATIC = Path(__file__).parent / "static"
 access_log = logging.getLogger("elicense.access")
 
 
