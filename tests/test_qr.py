@@ -61,7 +61,7 @@ def _presentation() -> str:
 
 
 def decode(img: Image.Image) -> str:
-    results = zxingcpp.read_barcodes(img)
+    results = zxingcpp.read_barcodes(img, formats=zxingcpp.barcode_formats_from_str("QRCode"))
     assert len(results) == 1, "decoder found no QR code"
     return str(results[0].text)
 
