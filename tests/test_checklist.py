@@ -1666,6 +1666,22 @@ def test_item_20_kb_missing_or_malformed_sd_hash_is_refused(bound: Env, value: A
     refused(bound, text, "kb.bad_sd_hash", policy=kb_policy())
 
 
+@pytest.mark.parametrize("alg", [Alg.ES256, Alg.EDDSA, Alg.SM2SM3])
+def test_item_20_sd_hash_holds_whatever_the_issuer_signs_with(alg: Alg) -> None:
+    # ES256 issuer signatures are checked from the SHA-256 that sd_hash continues; the
+    # other algorithms hash the signing input their own way. Both paths bind sd_hash.
+    region = zibo()
+    uscc = make_uscc("370300", 9)
+    region.add_issuer(uscc, "淄博市公安局（测试）", [resident_type().code], alg)
+    holder = generate_signer(Alg.ES256)
+    issued = region.issue_id_card(uscc, holder_jwk=holder.public_key())
+    e = Env(region, uscc, region.store(), issued.sd_jwt, holder)
+    two = present(e.combined, ["name", "sex"])
+    assert verify(e, two + make_kb(two, holder), policy=kb_policy()).key_bound
+    swapped = sd(e.jwt, [e.disclosure("sex"), e.disclosure("name")])
+    refused(e, swapped + make_kb(two, holder), "kb.bad_sd_hash", policy=kb_policy())
+
+
 # --------------------------------------------------------------------------- item 21
 
 _PERSONAL = [

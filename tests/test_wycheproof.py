@@ -26,6 +26,7 @@ How the key is fed to us:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -107,10 +108,15 @@ def _outcome(name: str, jwk: dict[str, Any], sig: bytes, msg: bytes) -> str:
         return f"error:import returned {type(key).__name__}"
     try:
         ok = key.verify(sig, msg)
+        # The path a presentation's issuer signature takes (SHA-256 shared with sd_hash)
+        # must give the same verdict on every vector.
+        by_digest = key.verify_sha256_digest(sig, hashlib.sha256(msg).digest())
     except ElicenseError as exc:
         return f"refused:{exc.code}"
     except Exception as exc:
         return f"error:verify raised {exc!r}"
+    if by_digest is not None and by_digest is not ok:
+        return f"error:verify_sha256_digest gave {by_digest!r}, verify {ok!r}"
     if ok is True:
         return "verified"
     if ok is False:

@@ -21,7 +21,7 @@ from elicense.errors import ElicenseError
 from elicense.faces import FaceValue, validate_face_values, validate_holder
 from elicense.identifiers import ROOT_OID, HolderCodeType
 from elicense.identifiers.license_id import compose_license_id
-from elicense.jose.jws import parse_compact, verify_with
+from elicense.jose.jws import parse_compact, verify_with, verify_with_sha256
 from elicense.jose.keys import PublicKey, Signer
 from elicense.jose.sjson import dumps, dumps_simple
 from elicense.replay import ReplayStore
@@ -35,10 +35,10 @@ from elicense.sdjwt import (
 )
 from elicense.trust import IssuerEntry, KeyState, TrustStore
 
-LICENSE_TYP = "dc+sd-jwt"
-HOLDER_CLAIM = "holder_id"
+LICENSE_TYP: Final = "dc+sd-jwt"
+HOLDER_CLAIM: Final = "holder_id"
 #: Claims that control validity or identity: always plain, never disclosures (item 18).
-PROTECTED_CLAIMS = frozenset(
+PROTECTED_CLAIMS: Final = frozenset(
     {"iss", "iat", "nbf", "exp", "vct", "status", "cnf", "license_id", "holder_type", "sub",
      "aud", "jti"}
 )  # fmt: skip
@@ -46,7 +46,7 @@ _HOLDER_SCHEMES = {
     HolderCodeType.RESIDENT_ID.value: IdentifierScheme.RESIDENT_ID,
     HolderCodeType.USCC.value: IdentifierScheme.USCC,
 }
-_LICENSE_TIMES = TimeCodes(expired="license.expired", not_yet_valid="license.not_yet_valid")
+_LICENSE_TIMES: Final = TimeCodes(expired="license.expired", not_yet_valid="license.not_yet_valid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +305,14 @@ def verify_license(
     payload = parsed.payload
     issuer = _str_claim(payload, "iss")
     lookup = trust.issuer_key(issuer, parsed.kid or "", now)
-    verify_with(parsed, lookup.key.key)
+    kb_checked = (
+        parts.kb_jwt is not None and policy.audience is not None and policy.nonce is not None
+    )
+    sd_jwt_hash = None
+    if kb_checked:
+        sd_jwt_hash = verify_with_sha256(parsed, lookup.key.key)
+    else:
+        verify_with(parsed, lookup.key.key)
     iat = int_claim(payload, "iat", required=True) or 0
     lookup.key.check_signed_at(iat)
     vct = _str_claim(payload, "vct")
@@ -323,7 +330,12 @@ def verify_license(
     disclosed_set = frozenset(disclosed)
     if disclosed_set & PROTECTED_CLAIMS:
         raise ElicenseError("sd.protected_claim")
-    key_bound = _key_binding(parts.kb_jwt, parts.sd_jwt, payload, now, policy, replay)
+    if sd_jwt_hash is not None:  # it covers the signing input: the rest of the SD-JWT
+        sd_jwt_hash.update(parts.sd_jwt[len(parsed.signing_input) :].encode("ascii"))
+    key_bound = _key_binding(
+        parts.kb_jwt, parts.sd_jwt, payload, now, policy, replay,
+        sd_jwt_hash.digest() if sd_jwt_hash is not None else None,
+    )  # fmt: skip
     if status is not None:
         if license_status is None:
             raise ElicenseError("token.bad_claim", details={"claim": "status"})
@@ -357,6 +369,7 @@ def _key_binding(
     now: int,
     policy: VerifierPolicy,
     replay: ReplayStore | None,
+    sd_jwt_digest: bytes | None,
 ) -> bool:
     """Item 19: the policy decides; a KB-JWT is checked when the policy can check it."""
     if policy.require_key_binding:
@@ -371,7 +384,7 @@ def _key_binding(
         raise ElicenseError("kb.no_holder_key")
     verify_key_binding(
         kb_jwt, sd_jwt, key, audience=policy.audience, nonce=policy.nonce, now=now,
-        leeway=min(policy.leeway, 60), max_age=policy.kb_max_age,
+        leeway=min(policy.leeway, 60), max_age=policy.kb_max_age, sd_jwt_digest=sd_jwt_digest,
     )  # fmt: skip
     if replay is not None and not replay.consume(
         "kb-nonce", f"{policy.audience}\n{policy.nonce}", expires_at=now + policy.kb_max_age,

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from elicense.errors import ElicenseError
 from elicense.jose.b64 import b64d, b64e, b64e_many
@@ -36,9 +36,9 @@ from elicense.jose.sjson import (
     loads_value,
 )
 
-SD_ALG = "sha-256"
-KB_TYP = "kb+jwt"
-SALT_BYTES = 18
+SD_ALG: Final = "sha-256"
+KB_TYP: Final = "kb+jwt"
+SALT_BYTES: Final = 18
 
 #: Randomness is passed in (a pure core): ``rand(n)`` returns n random bytes.
 Rand = Callable[[int], bytes]
@@ -87,7 +87,7 @@ def _encode_all(texts: list[bytes]) -> tuple[list[str], list[bytes]]:
     return [e.decode("ascii") for e in encoded], [sha256(e).digest() for e in encoded]
 
 
-_PADDING = (b"", b"  ", b" ")  # by length % 3: what makes a multiple of 3
+_PADDING: Final = (b"", b"  ", b" ")  # by length % 3: what makes a multiple of 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +208,7 @@ def present(
     return sd_jwt + kb
 
 
-_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class SplitPresentation(NamedTuple):
@@ -327,10 +327,10 @@ def _by_digest(disclosures: Sequence[str]) -> dict[str, _Disclosure]:
     return by_digest
 
 
-_CONTAINERS = (dict, list)
+_CONTAINERS: Final = (dict, list)
 #: Exactly these types are never containers: an object whose members are all of them
 #: needs no recursive walk (tested in C with ``issuperset(map(type, ...))``).
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 class _Resolver:
@@ -488,8 +488,12 @@ def verify_key_binding(
     now: int,
     leeway: int,
     max_age: int,
+    sd_jwt_digest: bytes | None = None,
 ) -> dict[str, Any]:
-    """Checklist item 20: typ, signature by cnf, iat window, aud, nonce, sd_hash."""
+    """Checklist item 20: typ, signature by cnf, iat window, aud, nonce, sd_hash.
+
+    ``sd_jwt_digest``: SHA-256 of ``sd_jwt``, when the caller has it already (see
+    ``verify_with_sha256``)."""
     parsed = parse_compact(kb_jwt, typ=KB_TYP, allowed_header=HEADER_NO_KID, max_length=4096)
     verify_with(parsed, key, "kb.bad_signature")
     claims = parsed.payload
@@ -503,7 +507,9 @@ def verify_key_binding(
         raise ElicenseError("token.bad_audience")
     if not isinstance(claims.get("nonce"), str) or claims["nonce"] != nonce:
         raise ElicenseError("kb.bad_nonce")
-    expected = b64e(hashlib.sha256(sd_jwt.encode("ascii")).digest())
+    if sd_jwt_digest is None:
+        sd_jwt_digest = hashlib.sha256(sd_jwt.encode("ascii")).digest()
+    expected = b64e(sd_jwt_digest)
     if claims.get("sd_hash") != expected:
         raise ElicenseError("kb.bad_sd_hash")
     return claims

@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Iterable
+from typing import Final
 
 import pybase64
 
 from elicense.errors import ElicenseError
 
-_PAD = ("", "", "==", "=")
+_PAD: Final = ("", "", "==", "=")
 # Low bits of the last character that must be zero for a canonical encoding, by length % 4.
-_TRAILING_MASK = (0, 0, 0x0F, 0x03)
-_VALUE = {
+_TRAILING_MASK: Final = (0, 0, 0x0F, 0x03)
+_VALUE: Final = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
-_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
-_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+_STD_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
+_URL_TO_STD: Final = bytes.maketrans(b"-_", b"+/")
 # Below this size binascii (plus a byte translation to the URL alphabet) beats pybase64,
 # whose per-call cost for an alternative alphabet dominates short inputs; above it,
 # pybase64's vectorised codec wins. Both give identical results.
-_SMALL = 256
+_SMALL: Final = 256
 
 
 def b64e(data: bytes) -> str:

@@ -9,8 +9,9 @@ then refuses any ``alg`` other than that key's pinned one.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from elicense.errors import ElicenseError
 from elicense.jose.b64 import b64d, b64e
@@ -19,12 +20,12 @@ from elicense.jose.sjson import dumps, loads_object
 
 #: Header members a verifier understands; everything else (jwk, jku, x5u, x5c, zip, b64,
 #: cty, crit, ...) is refused.
-HEADER_WITH_KID = frozenset({"alg", "typ", "kid"})
-HEADER_NO_KID = frozenset({"alg", "typ"})
-_KNOWN_ALGS = frozenset({"ES256", "EdDSA", "SM2SM3"})
+HEADER_WITH_KID: Final = frozenset({"alg", "typ", "kid"})
+HEADER_NO_KID: Final = frozenset({"alg", "typ"})
+_KNOWN_ALGS: Final = frozenset({"ES256", "EdDSA", "SM2SM3"})
 #: Header parameter names registered with IANA (JSON Web Signature and Encryption Header
 #: Parameters, RFC 7515/7516/7797/8555/8225/9421 and others): safe to name in an error.
-_REGISTERED_HEADER_NAMES = frozenset(
+_REGISTERED_HEADER_NAMES: Final = frozenset(
     {
         "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit",
         "enc", "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c", "b64", "ppt", "url",
@@ -126,9 +127,29 @@ def parse_compact(
 
 def verify_with(parsed: ParsedJws, key: PublicKey, code: str = "token.bad_signature") -> None:
     """The header's ``alg`` must be the key's pinned algorithm, then the signature must hold."""
+    _check_alg(parsed, key)
+    if not key.verify(parsed.signature, parsed.signing_input):
+        raise ElicenseError(code)
+
+
+def _check_alg(parsed: ParsedJws, key: PublicKey) -> None:
     if parsed.header["alg"] != key.alg:  # a StrEnum: compares as its string value
         raise ElicenseError("token.bad_alg")
     if len(parsed.signature) != 64:
         raise ElicenseError("token.bad_signature_encoding")
-    if not key.verify(parsed.signature, parsed.signing_input):
+
+
+def verify_with_sha256(
+    parsed: ParsedJws, key: PublicKey, code: str = "token.bad_signature"
+) -> hashlib._Hash:
+    """``verify_with``, returning a SHA-256 over the signing input for the caller to
+    continue: an SD-JWT's ``sd_hash`` covers the issuer JWT's signing input first, and
+    ES256 signs its SHA-256, so a verifier that checks key binding hashes it only once."""
+    _check_alg(parsed, key)
+    state = hashlib.sha256(parsed.signing_input)
+    ok = key.verify_sha256_digest(parsed.signature, state.digest())
+    if ok is None:
+        ok = key.verify(parsed.signature, parsed.signing_input)
+    if not ok:
         raise ElicenseError(code)
+    return state

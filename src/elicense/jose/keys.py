@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed,
     decode_dss_signature,
     encode_dss_signature,
 )
@@ -39,6 +40,7 @@ class Alg(StrEnum):
 
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_PREHASHED_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
 
 
 def _der_prefixes() -> dict[int, tuple[bytes, bytes]]:
@@ -119,6 +121,14 @@ class PublicKey(ABC):
     def verify(self, signature: bytes, message: bytes) -> bool:
         """True only for a valid signature in the JWS encoding of this algorithm."""
 
+    def verify_sha256_digest(self, signature: bytes, digest: bytes) -> bool | None:
+        """``verify`` given the SHA-256 digest of the message instead of the message, for
+        an algorithm that signs exactly that digest (ES256): a caller that hashes the
+        message anyway (an SD-JWT's ``sd_hash`` starts with the issuer JWT's signing
+        input) then hashes it once. None: this algorithm signs something else (EdDSA
+        hashes with SHA-512, SM2 with SM3 and the signer's Z value), call ``verify``."""
+        return None
+
     def to_jwk(self) -> dict[str, str]:
         # _value_ (the documented attribute behind the slow ``value`` property): "ES256"
         return {**self.jwk, "kid": self.kid, "alg": self.alg._value_}
@@ -152,6 +162,15 @@ class P256PublicKey(PublicKey):
             return False
         try:
             self._key.verify(raw_to_der(signature), message, _ECDSA_SHA256)
+        except InvalidSignature:
+            return False
+        return True
+
+    def verify_sha256_digest(self, signature: bytes, digest: bytes) -> bool | None:
+        if len(signature) != 64 or len(digest) != 32:
+            return False
+        try:
+            self._key.verify(raw_to_der(signature), digest, _ECDSA_PREHASHED_SHA256)
         except InvalidSignature:
             return False
         return True
