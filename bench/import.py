@@ -10,8 +10,9 @@ Printed for each database, beside its limit measured in the same run:
 * licenses/s of the import, and the raw ES256 signing rate of all cores (a pool of as many
   processes signing as many 600-byte messages as there are rows) — the ratio says how many
   raw signatures' worth of CPU a stored license costs, which holds on any machine;
-* CPU µs per row in the main process (read, check, allocate, store) and in the workers
-  (validate, sign), from getrusage;
+* CPU µs per row in the main process (cut the file into blocks, allocate, store; with its
+  checkpoint thread) and in the signing processes (parse, check, validate, sign), from
+  getrusage;
 * peak memory: maxrss of this process and of the largest worker;
 * rejected rows (the generated bad ones, each must be in the reject file) and aliased.
 
@@ -279,8 +280,8 @@ def report(
     print(f"  {s.rate:,.0f} licenses/s ({s.seconds:,.1f} s);  raw ES256 signing, {cores} cores, "
           f"same run: {rate:,.0f}/s ({sign_us:.0f} µs CPU each) → import/raw "
           f"{s.rate / rate:.3f}")  # fmt: skip
-    print(f"  CPU per row: main process {r['main_us']:.0f} µs (read, check, dedupe, allocate, "
-          f"store), workers {r['workers_us']:.0f} µs (validate, sign) = {total_us:.0f} µs "
+    print(f"  CPU per row: main process {r['main_us']:.0f} µs (cut blocks, allocate, store), "
+          f"workers {r['workers_us']:.0f} µs (parse, check, validate, sign) = {total_us:.0f} µs "
           f"= {total_us / sign_us:.1f} raw signatures")  # fmt: skip
     print(f"  on {cores} dedicated cores this CPU allows ≈ {dedicated:,.0f} licenses/s "
           f"(min of cores / CPU per row and 1 / main-process CPU per row)")  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import os
 import random
@@ -488,3 +489,47 @@ def test_the_standard_identifier_shortcut_agrees_with_the_full_parse() -> None:
     assert isinstance(bulk._historical(1, wrong, t.code, issuer, ""), bulk.Reject)
     for text in (standard + ".", "x" + standard, standard.replace(".007.", ".7.")):
         assert bulk._standard_serial(text, t.code, issuer) is None
+
+
+def test_quoted_cells_spanning_lines_are_never_cut_and_keep_their_row_numbers(
+    home: Path, tmp_path: Path, opened: Platform
+) -> None:
+    rng = seeded(12)
+    rows = [make_row(rng, n, (demo.MARKET, BUSINESS)) for n in range(12)]
+    for n in (1, 4, 5, 9):  # line breaks (\r\n and \n) in a cell: read whole, then refused
+        rows[n]["business_scope"] = f'批发,零售\r\n"第{n}项"\n食品'
+    rows[3]["business_scope"] = '批发,"零售",食品'  # commas and quotes on one line
+    rows[7]["name"] = ""
+    source = write_csv(tmp_path / "in.csv", rows)
+    summary = run_import(home, source, workers=2, chunk_size=2)
+    assert (summary.rows, summary.imported, summary.rejected) == (12, 7, 5)
+    # A row's number is its first line's, less the header's: each cell above it that
+    # spans three lines moves it by two, wherever the file was cut into blocks.
+    assert [(r["row"], r["field"]) for r in read_rejects(Path(summary.reject_file or ""))] == [
+        ("2", "business_scope"), ("7", "business_scope"), ("10", "business_scope"),
+        ("14", "name"), ("16", "business_scope"),
+    ]  # fmt: skip
+    rec = opened.storage.licenses.get_by_number(demo.MARKET, BUSINESS.code, rows[3]["serial"])
+    assert rec is not None
+    fields = verify_license(rec.sd_jwt, opened.trust, now=NOW).fields
+    assert fields["business_scope"] == rows[3]["business_scope"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_blocks_end_where_the_csv_module_ends_a_row(seed: int) -> None:
+    """Cutting a file into blocks at ``_cut_csv`` and reading each block alone gives the
+    rows ``csv.reader`` reads from the whole file, whatever quotes and line ends hold."""
+    rng = seeded(seed)
+    pieces = ["a", "", ",", '"', '""', "\n", "\r\n", "\r", "x y", "证照"]
+    text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 80)))
+    data = text.encode()
+    whole = list(csv.reader(io.StringIO(text, newline="")))
+    read, pos = [], 0
+    while pos < len(data):
+        end = bulk._cut_csv(data, pos, rng.randrange(1, 4))
+        if end == pos:  # nothing whole left: the rest is the last (unterminated) row
+            end = len(data)
+        block = data[pos:end].decode()
+        read += list(csv.reader(io.StringIO(block, newline="")))
+        pos = end
+    assert read == whole

@@ -1,50 +1,64 @@
 """Bulk import of historical licenses (历史证照电子化): read, validate, sign, store.
 
 A city's license library holds millions of paper-era records. ``import_file`` streams a
-registry export (CSV with a header, or JSON Lines) through three stages:
+registry export (CSV with a header, or JSON Lines) through signing processes (one per
+core) and the database, so that the main process does almost nothing per row:
 
-1. **Main process, per row — cheap checks and the key.** The row's type (code or catalog
-   name), issuer (one this platform signs for, allowed that type by the trust list),
-   license number and historical identifier are resolved; whatever fails here is rejected
-   before it costs a status entry. Rows whose (issuer, type, number) is already stored are
-   skipped with one query per chunk: that is what makes a re-run idempotent and an
-   interrupted run resumable — nothing is duplicated, nothing skipped.
-2. **Worker processes — validation and signing.** Chunks of rows go to a process pool
-   (all cores; each worker loads the issuer keys once) that validates the holder and every
-   face field against the catalog and signs the SD-JWT license with the status entry
-   allocated to it. Validation is where the work is anyway (``issue_license`` validates
-   what it signs), so it runs in parallel with signing.
-3. **Main process — storage.** ``Licenses.issue_bulk`` keeps the existing guarantee that a
-   license and its status index are written in one transaction: a transaction covers a
-   batch of rows; its entries are allocated chunk by chunk as chunks are sent to the
-   workers, and signed chunks are written as they come back, so reading, signing and
-   writing overlap. A killed import leaves whole batches or nothing. A row refused by a
-   worker leaves its allocated entry unused (a gap in the list; never reused).
+1. **Main process — cut the file into blocks.** It reads raw bytes and cuts them into
+   blocks of whole rows (a CSV cell may span lines inside quotes: a block that holds a
+   quote is cut where the CSV grammar ends a row, never inside a cell) and sends each
+   block to the signing process with the least work queued.
+2. **Signing process — read and check.** It parses the block (CSV or JSON), resolves each
+   row's type (code or catalog name), issuer (one this platform signs for, allowed that
+   type by the trust list), license number and historical identifier, and keeps the rows
+   that pass. Whatever fails here is rejected before it costs a status entry. It answers
+   with runs of (issuer, count): all the main process needs to allocate entries.
+3. **Main process — allocate.** Inside the batch's transaction, ``Licenses.issue_bulk``
+   hands out status entries a run at a time (one range of counters per run).
+4. **Signing process — validate and sign.** The same process (it kept the rows) validates
+   the holder and every face field against the catalog and signs each SD-JWT license with
+   its entry; it answers with rows ready for the database.
+5. **Main process — store.** Chunks are written in file order as plain rows. A row whose
+   (issuer, type, number) is stored already is skipped by the database's unique key: that
+   is what makes a re-run idempotent and an interrupted run resumable (nothing duplicated,
+   nothing skipped), and in a file that repeats a number, the first valid row wins. On a
+   re-run (licenses of that issuer and type were stored before the import started) the
+   stored numbers of each chunk are also looked up before signing, so a resumed import
+   does not sign again what it stored before.
+
+A transaction covers a batch of rows: a killed import leaves whole batches or nothing. A
+row refused while it is signed, or found stored only when written, leaves its allocated
+entry unused (a gap in the list; never reused). While a batch drains and commits, the
+signing processes already read the next batch's blocks.
 
 Rows that fail go to a reject file (CSV: row, field, code, message) — never the value,
 which may be personal data. A historical identifier carrying a known non-standard check
 character (``license_id.nonstandard_check``) is not a failure: the license is issued under
 the standard identifier and the old one is kept as its alias, counted as ``aliased``.
 
-Memory stays flat: the reader streams, and at most one batch of rows is in flight.
+Memory stays flat: the file is read a block at a time, and a bounded number of blocks is
+in flight.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import json
 import multiprocessing
 import os
+import queue
+import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import partial
 from itertools import compress
-from multiprocessing.pool import AsyncResult, Pool
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import IO, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import yaml
 
@@ -65,8 +79,8 @@ from elicense.identifiers.license_id import compose_license_id, parse_license_id
 from elicense.jose.keys import Signer
 from elicense.licenses import StatusRef, issue_license
 from elicense.platform import Platform
-from elicense.ports import Allocate, IssuedChunk, StatusEntry
-from elicense.records import HolderRecord, LicenseRecord
+from elicense.ports import BulkWriter, HolderRow, LicenseRow, StatusEntries
+from elicense.records import LicenseRecord
 from elicense.trust import IssuerEntry
 
 Format = Literal["csv", "jsonl"]
@@ -80,13 +94,19 @@ _SERIAL_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 REJECT_HEADER = ("row", "field", "code", "message")
 
 DEFAULT_BATCH = 50_000
-"""Rows per transaction: each batch ends with the workers idle while the last chunks are
-written and committed (a WAL checkpoint), so fewer, larger batches keep both cores
+"""Rows per transaction: each batch ends with the signing processes short of work while
+its last chunks are written and committed, so fewer, larger batches keep every core
 busier; a kill loses at most one batch, which a re-run redoes."""
 DEFAULT_CHUNK = 500
+"""Rows per block sent to a signing process."""
 _MAX_ROW_BYTES = 1024
 """A row count no larger than the file's (rows of exports are shorter than this), for
 ``Licenses.bulk_load`` to judge whether the import is a large one."""
+_READ = 1 << 20
+"""Bytes read from the file at a time (blocks are cut from them)."""
+_IN_FLIGHT_PER_WORKER = 4
+"""Blocks read and not yet stored, per signing process: enough that none waits for the
+main process while it writes a chunk, few enough that memory stays flat."""
 
 
 # --- results -----------------------------------------------------------------------------
@@ -171,17 +191,91 @@ def detect_format(path: Path) -> Format:
     return "csv"
 
 
-class RawRow(NamedTuple):
-    row: int
-    values: dict[str, Any]
+class Block(NamedTuple):
+    """Whole rows of the file, as bytes, for one signing process."""
+
+    seq: int
+    lines_before: int
+    """Lines of the file before the block (for row numbers)."""
+    data: bytes
+    end: int
+    """File offset after the block (for progress)."""
+    lines: int
+    """Line ends in the block: its row count, unless cells span lines or lines are blank."""
+
+
+# One CSV row as the csv module's default dialect reads it (not strict): a quoted cell runs
+# to its closing quote (doubled quotes inside), and may span lines; after it, or in a cell
+# that does not start with a quote, quotes are plain text up to the next comma or line end.
+# A row ends at \r\n, \n, or a lone \r (never cut between \r and \n: a lone \r needs the
+# next byte in hand). Possessive loops: the grammar is unambiguous, so no backtracking.
+_CELL = rb'(?:"(?:[^"]|"")*+"[^,\r\n]*+|[^,"\r\n][^,\r\n]*+|)'
+_ROW = re.compile(_CELL + rb"(?:," + _CELL + rb")*+(?:\r?\n|\r(?=[^\n]))")
+
+
+def _cut_csv(buf: bytes, start: int, rows: int) -> int:
+    """Where up to ``rows`` whole CSV rows from ``start`` (a row start) end.
+
+    A line without a quote is a whole row by itself, found with one ``find``; only a line
+    holding a quote is matched against the grammar (the cell may go on for lines)."""
+    pos, n = start, 0
+    quote = buf.find(b'"', pos)
+    while n < rows:
+        nl = buf.find(b"\n", pos)
+        if quote < 0 or 0 <= nl < quote:
+            if nl < 0:
+                break
+            pos = nl + 1
+        else:
+            m = _ROW.match(buf, pos)
+            if m is None:
+                break  # the row goes on past what has been read
+            pos = m.end()
+            quote = buf.find(b'"', pos)
+        n += 1
+    return pos
+
+
+def _cut_lines(buf: bytes, start: int, rows: int) -> int:
+    """Where up to ``rows`` whole lines from ``start`` end (JSON Lines: no value spans
+    lines, a raw line break cannot occur inside a JSON string)."""
+    pos = start
+    for _ in range(rows):
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            break
+        pos = nl + 1
+    return pos
+
+
+def _csv_lines(data: bytes) -> int:
+    """Lines as the csv module counts them (\\r\\n, \\n and a lone \\r each end one)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def _map_column(name: str, mapping: Mapping[str, str | None], known: frozenset[str]) -> str | None:
+    """Our key for a column (``None``: ignored); unknown columns refuse the file."""
+    key = name.strip()
+    if key in mapping:
+        key_or_none = mapping[key]
+        if key_or_none is not None and key_or_none not in known:
+            raise ElicenseError(
+                "request.invalid",
+                "the mapping names a field no catalog type has",
+                {"column": key, "field": key_or_none},
+            )
+        return key_or_none
+    if key not in known:
+        raise ElicenseError(
+            "request.invalid",
+            "unknown column: map it with --map (to a field key, or to null to ignore it)",
+            {"column": key},
+        )
+    return key
 
 
 class Source:
-    """A streaming reader over a CSV or JSON Lines file, tracking bytes for progress.
-
-    Yields ``RawRow`` (keys already mapped to ours) or a ``Reject`` for a line that cannot
-    be read as a row at all.
-    """
+    """A CSV or JSON Lines file, read as blocks of whole rows (never parsed here)."""
 
     def __init__(
         self,
@@ -196,117 +290,64 @@ class Source:
         self.mapping = dict(mapping)
         self.known = face_keys | frozenset(RESERVED)
         self.total_bytes = path.stat().st_size
-        self._raw: IO[bytes] | None = None
+        self.columns: list[str] = []
+        """CSV: our key of each column (``_IGNORED`` for a column mapped to null)."""
+        self._start = 0
+        self._lines_before = 0
 
     def check_header(self) -> None:
-        """Refuse a CSV whose header has unknown or missing columns, before any work."""
+        """Read a CSV's header and refuse one with unknown or missing columns, before any
+        work (JSON Lines have no header: each line names its own keys)."""
         if self.fmt != "csv":
             return
-        with self.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-            header = next(csv.reader(f), None)
-        if header is not None:
-            _check_columns([c for c in map(self._column, header) if c is not None])
-
-    @property
-    def done_bytes(self) -> int:
-        return self._raw.tell() if self._raw is not None and not self._raw.closed else 0
-
-    def __iter__(self) -> Iterator[RawRow | Reject]:
         with self.path.open("rb") as raw:
-            self._raw = raw
-            if self.fmt == "csv":
-                yield from self._csv(raw)
-            else:
-                yield from self._jsonl(raw)
-
-    def _column(self, name: str) -> str | None:
-        """Our key for a column (``None``: ignored); unknown columns refuse the file."""
-        key = name.strip()
-        if key in self.mapping:
-            key_or_none = self.mapping[key]
-            if key_or_none is not None and key_or_none not in self.known:
-                raise ElicenseError(
-                    "request.invalid",
-                    "the mapping names a field no catalog type has",
-                    {"column": key, "field": key_or_none},
-                )
-            return key_or_none
-        if key not in self.known:
-            raise ElicenseError(
-                "request.invalid",
-                "unknown column: map it with --map (to a field key, or to null to ignore it)",
-                {"column": key},
-            )
-        return key
-
-    def _csv(self, raw: IO[bytes]) -> Iterator[RawRow | Reject]:
-        # surrogateescape: a row with bytes that are not UTF-8 is rejected alone instead
-        # of aborting the whole file; utf-8-sig drops a BOM.
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader = csv.reader(text)
-        try:
-            header = next(reader)
-        except StopIteration:
+            buf = raw.read(_READ)
+            start = len(codecs.BOM_UTF8) if buf.startswith(codecs.BOM_UTF8) else 0
+            while (end := _cut_csv(buf, start, 1)) == start:
+                more = raw.read(_READ)
+                if not more:
+                    end = len(buf)
+                    break
+                buf += more
+        text = buf[start:end].decode("utf-8", "surrogateescape")
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
+        if header is None:
+            self._start, self._lines_before = end, _csv_lines(buf[:end])
             return
-        mapped = [self._column(h) for h in header]
+        mapped = [_map_column(h, self.mapping, self.known) for h in header]
         _check_columns([c for c in mapped if c is not None])
-        columns = [_IGNORED if c is None else c for c in mapped]
-        width = len(columns)
-        last_line = reader.line_num
-        for cells in reader:
-            first_line, last_line = last_line + 1, reader.line_num
-            if not cells:
-                continue
-            row = first_line - 1  # data rows count from 1, after the one-line header
-            if len(cells) > width:
-                yield Reject(row, "", "request.invalid", "more cells than header columns")
-                continue
-            # Only non-empty cells, built in C (a wide export is mostly empty cells).
-            values = dict(compress(zip(columns, cells, strict=False), cells))
-            values.pop(_IGNORED, None)
-            try:
-                "".join(cells).encode("utf-8")  # one C call; fails on escaped bytes only
-            except UnicodeEncodeError:
-                yield Reject(row, _undecodable(values), "request.invalid", "not UTF-8 text")
-                continue
-            yield RawRow(row, values)
+        self.columns = [_IGNORED if c is None else c for c in mapped]
+        self._start, self._lines_before = end, _csv_lines(buf[start:end])
 
-    def _jsonl(self, raw: IO[bytes]) -> Iterator[RawRow | Reject]:
-        checked: set[str] = set()
-        for number, line in enumerate(raw, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except (ValueError, UnicodeDecodeError):
-                yield Reject(number, "", "request.invalid", "not a JSON object")
-                continue
-            if not isinstance(obj, dict):
-                yield Reject(number, "", "request.invalid", "not a JSON object")
-                continue
-            nested = obj.pop("fields", None)
-            if nested is not None and not isinstance(nested, dict):
-                yield Reject(number, "fields", "request.invalid", "fields must be an object")
-                continue
-            values: dict[str, Any] = {}
-            try:
-                for part in (obj, nested or {}):
-                    for name, value in part.items():
-                        if name not in checked:
-                            self._column(name)
-                            checked.add(name)
-                        key = self.mapping.get(name, name) if self.mapping else name
-                        if key is not None and value is not None and value != "":
-                            values[key] = value
-            except ElicenseError as exc:
-                yield Reject(number, exc.details.get("column", ""), "field.unknown", exc.message)
-                continue
-            if b"\\u" in line:  # JSON escapes can spell lone surrogates, which no UTF-8 has
-                bad = _undecodable({k: v for k, v in values.items() if isinstance(v, str)})
-                if bad:
-                    yield Reject(number, bad, "request.invalid", "not Unicode text")
-                    continue
-            yield RawRow(number, values)
+    def blocks(self, rows: int) -> Iterator[Block]:
+        """Blocks of up to ``rows`` rows, in file order."""
+        cut = _cut_csv if self.fmt == "csv" else _cut_lines
+        count = _csv_lines if self.fmt == "csv" else _count_lf
+        with self.path.open("rb") as raw:
+            raw.seek(self._start)
+            buf, offset, pos, eof = b"", self._start, 0, False
+            lines, seq = self._lines_before, 0
+            while True:
+                end = cut(buf, pos, rows)
+                if end == pos:
+                    if eof:
+                        if pos == len(buf):
+                            return
+                        end = len(buf)  # the last row, without a line end
+                    else:
+                        more = raw.read(_READ)
+                        eof = not more
+                        buf, offset, pos = buf[pos:] + more, offset + pos, 0
+                        continue
+                data = buf[pos:end]
+                yield Block(seq, lines, data, offset + end, data.count(b"\n"))
+                lines += count(data)
+                seq += 1
+                pos = end
+
+
+def _count_lf(data: bytes) -> int:
+    return data.count(b"\n")
 
 
 _IGNORED = "\x00"
@@ -334,11 +375,11 @@ def _undecodable(values: Mapping[str, Any]) -> str:
     return ""
 
 
-# --- main-process checks ----------------------------------------------------------------
+# --- checks (in the signing processes) --------------------------------------------------
 
 
 class Work(NamedTuple):
-    """One row ready for a worker (everything a worker needs, nothing it must look up)."""
+    """One row that passed the checks, kept by its signing process until it is signed."""
 
     row: int
     type_code: str
@@ -353,24 +394,19 @@ class Work(NamedTuple):
 
 
 class _Checker:
-    """The cheap per-row checks of stage 1, with the catalog and trust entries at hand."""
+    """The per-row checks before a status entry is spent, with the catalog and trust entries
+    at hand."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, catalog: Catalog, entries: Mapping[str, IssuerEntry]) -> None:
         self.types: dict[str, LicenseType] = {}
-        for t in platform.catalog:
+        for t in catalog:
             self.types[t.name_zh] = t
-        for t in platform.catalog:
+        for t in catalog:
             self.types[t.code] = t
-        self.entries: dict[str, IssuerEntry] = {}
-        for issuer_id in platform.issuer_signers:
-            try:
-                self.entries[issuer_id] = platform.issuer_entry(issuer_id)
-            except ElicenseError:
-                continue  # a key without a trust-list entry: its rows are refused below
+        self.entries = dict(entries)
+        """The issuers this platform holds a key for and the trust list names."""
 
-    def check(self, raw: RawRow) -> Work | Reject:
-        v = raw.values
-        row = raw.row
+    def check(self, row: int, v: Mapping[str, Any]) -> Work | Reject:
         type_text = _text(v.get("type"))
         if not type_text:
             return Reject(row, "type", "field.missing", "no license type")
@@ -468,111 +504,292 @@ def _standard_serial(text: str, type_code: str, issuer: str) -> tuple[str, int] 
     return (serial, int(version)) if expected == text else None
 
 
-# --- workers ------------------------------------------------------------------------------
+# --- signing processes --------------------------------------------------------------------
+
+
+_LICENSE_FIELDS = (
+    "license_id", "type_code", "issuer_id", "serial", "version", "holder_pseudonym",
+    "status_list_id", "status_idx", "issued_at", "valid_from", "valid_until", "sd_jwt",
+    "state", "alias",
+)  # fmt: skip
+"""The order in which ``_sign_one`` writes a license row: ``LicenseRecord``'s own."""
+if tuple(f.name for f in fields(LicenseRecord)) != _LICENSE_FIELDS:  # pragma: no cover
+    raise RuntimeError("bulk license rows no longer follow LicenseRecord's fields")
+_ALIAS_AT = _LICENSE_FIELDS.index("alias")
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every signing process is started with (keys are decrypted there, never sent
+    decrypted)."""
+
+    home: str
+    passphrase: bytes
+    now: int
+    fmt: Format
+    columns: list[str]
+    mapping: dict[str, str | None]
+    known: frozenset[str]
+    stored_before: frozenset[tuple[str, str]]
+    """(issuer, type) pairs with licenses stored before the import: rows of these are
+    looked up before they are signed (a re-run skips them without signing again)."""
+
+
+_PARSE, _SIGN, _PARSED, _SIGNED, _FAILED = range(5)
+
+
+class Parsed(NamedTuple):
+    """A signing process's answer to a block: the rows it read, runs of (issuer, count)
+    of the rows it keeps, refusals, and the numbers to look up (``stored_before``)."""
+
+    rows: int
+    runs: list[tuple[str, int]]
+    rejects: list[Reject]
+    lookup: list[tuple[int, str, str, str]]
+    """(position among the kept rows, issuer, type, serial)."""
 
 
 class Signed(NamedTuple):
-    """A worker's answer for a chunk: license rows, their holders, and the refusals."""
+    """A signing process's answer to a sign request: rows for the database, refusals."""
 
-    licenses: list[tuple[Any, ...]]
-    holders: list[tuple[str, str, str]]
+    holders: list[HolderRow]
+    licenses: list[LicenseRow]
     rejects: list[Reject]
 
 
-@dataclass
-class _WorkerState:
-    catalog: Catalog
-    entries: dict[str, IssuerEntry]
-    signers: dict[str, Signer]
-    pseudonym_key: bytes
-    now: int
-    today: dt.date
-    types: dict[str, LicenseType] = field(default_factory=dict)
+class _Signer:
+    """One signing process: its keys, the checks, and the rows it keeps between the two
+    requests of each block."""
 
+    def __init__(self, setup: _Setup) -> None:
+        path = Path(setup.home)
+        cfg = HomeConfig.read(path)
+        self.catalog = home_catalog(path, cfg)
+        trust = trust_store_from_home(path, setup.now)
+        issuers = trust.trust_list(cfg.region).issuers
+        self.signers: dict[str, Signer] = {}
+        self.entries: dict[str, IssuerEntry] = {}
+        for spec in cfg.issuers:
+            issuer_id = spec["id"]
+            if issuer_id in issuers:
+                self.signers[issuer_id] = read_issuer_key(path, issuer_id, setup.passphrase)
+                self.entries[issuer_id] = issuers[issuer_id]
+        self.pseudonym_key = read_pseudonym_key(path, setup.passphrase)
+        self.setup = setup
+        self.now = setup.now
+        self.today = local_date(setup.now)
+        self.types = {t.code: t for t in self.catalog}
+        self.checker = _Checker(self.catalog, self.entries)
+        self.kept: dict[int, list[Work]] = {}
+        self.checked_keys: set[str] = set()
 
-_STATE: _WorkerState | None = None
+    def handle(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
+        if message[0] == _PARSE:
+            _, seq, lines_before, data = message
+            return (_PARSED, seq, self.parse(seq, lines_before, data))
+        _, seq, skip, entries = message
+        return (_SIGNED, seq, self.sign(seq, skip, entries))
 
+    # --- reading and checking -----------------------------------------------------------
 
-def init_worker(home: str, passphrase: bytes, now: int) -> None:
-    """Pool initializer: load the home's catalog, trust list, issuer keys and pseudonym
-    secret once per worker process (keys are decrypted here, never sent decrypted)."""
-    global _STATE  # noqa: PLW0603 - one state per worker process, set once
-    path = Path(home)
-    cfg = HomeConfig.read(path)
-    catalog = home_catalog(path, cfg)
-    trust = trust_store_from_home(path, now)
-    issuers = trust.trust_list(cfg.region).issuers
-    signers: dict[str, Signer] = {}
-    entries: dict[str, IssuerEntry] = {}
-    for spec in cfg.issuers:
-        issuer_id = spec["id"]
-        if issuer_id in issuers:
-            signers[issuer_id] = read_issuer_key(path, issuer_id, passphrase)
-            entries[issuer_id] = issuers[issuer_id]
-    secret = read_pseudonym_key(path, passphrase)
-    _STATE = _WorkerState(
-        catalog, entries, signers, secret, now, local_date(now), {t.code: t for t in catalog}
-    )
+    def parse(self, seq: int, lines_before: int, data: bytes) -> Parsed:
+        rows = 0
+        kept: list[Work] = []
+        rejects: list[Reject] = []
+        items = (
+            self._csv(lines_before, data)
+            if self.setup.fmt == "csv"
+            else self._jsonl(lines_before, data)
+        )
+        check = self.checker.check
+        for row, values in items:
+            rows += 1
+            checked = check(row, values) if isinstance(values, dict) else values
+            if isinstance(checked, Reject):
+                rejects.append(checked)
+            else:
+                kept.append(checked)
+        self.kept[seq] = kept
+        runs: list[tuple[str, int]] = []
+        for w in kept:
+            if runs and runs[-1][0] == w.issuer:
+                runs[-1] = (w.issuer, runs[-1][1] + 1)
+            else:
+                runs.append((w.issuer, 1))
+        stored_before = self.setup.stored_before
+        lookup = (
+            [
+                (i, w.issuer, w.type_code, w.serial)
+                for i, w in enumerate(kept)
+                if (w.issuer, w.type_code) in stored_before
+            ]
+            if stored_before
+            else []
+        )
+        return Parsed(rows, runs, rejects, lookup)
 
+    def _csv(self, lines_before: int, data: bytes) -> Iterator[tuple[int, dict[str, Any] | Reject]]:
+        # surrogateescape: a row with bytes that are not UTF-8 is rejected alone instead
+        # of aborting the whole file.
+        reader = csv.reader(io.StringIO(data.decode("utf-8", "surrogateescape"), newline=""))
+        columns = self.setup.columns
+        width = len(columns)
+        last_line = 0
+        for cells in reader:
+            first_line, last_line = last_line + 1, reader.line_num
+            if not cells:
+                continue
+            row = lines_before + first_line - 1  # data rows count from 1, after the header
+            if len(cells) > width:
+                yield row, Reject(row, "", "request.invalid", "more cells than header columns")
+                continue
+            # Only non-empty cells, built in C (a wide export is mostly empty cells).
+            values = dict(compress(zip(columns, cells, strict=False), cells))
+            values.pop(_IGNORED, None)
+            try:
+                "".join(cells).encode("utf-8")  # one C call; fails on escaped bytes only
+            except UnicodeEncodeError:
+                yield row, Reject(row, _undecodable(values), "request.invalid", "not UTF-8 text")
+                continue
+            yield row, values
 
-Task = tuple[Any, ...]
-"""A ``Work`` row followed by its ``StatusEntry``, as one plain tuple: plain tuples of
-builtins are what pickle moves fastest between processes."""
+    def _jsonl(
+        self, lines_before: int, data: bytes
+    ) -> Iterator[tuple[int, dict[str, Any] | Reject]]:
+        lines = data.split(b"\n")
+        if data.endswith(b"\n"):
+            lines.pop()
+        mapping, known, checked = self.setup.mapping, self.setup.known, self.checked_keys
+        for number, line in enumerate(lines, start=lines_before + 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except (ValueError, UnicodeDecodeError):
+                yield number, Reject(number, "", "request.invalid", "not a JSON object")
+                continue
+            if not isinstance(obj, dict):
+                yield number, Reject(number, "", "request.invalid", "not a JSON object")
+                continue
+            nested = obj.pop("fields", None)
+            if nested is not None and not isinstance(nested, dict):
+                yield (
+                    number,
+                    Reject(number, "fields", "request.invalid", "fields must be an object"),
+                )
+                continue
+            values: dict[str, Any] = {}
+            try:
+                for part in (obj, nested or {}):
+                    for name, value in part.items():
+                        if name not in checked:
+                            _map_column(name, mapping, known)
+                            checked.add(name)
+                        key = mapping.get(name, name) if mapping else name
+                        if key is not None and value is not None and value != "":
+                            values[key] = value
+            except ElicenseError as exc:
+                yield (
+                    number,
+                    Reject(number, exc.details.get("column", ""), "field.unknown", exc.message),
+                )
+                continue
+            if b"\\u" in line:  # JSON escapes can spell lone surrogates, which no UTF-8 has
+                bad = _undecodable({k: v for k, v in values.items() if isinstance(v, str)})
+                if bad:
+                    yield number, Reject(number, bad, "request.invalid", "not Unicode text")
+                    continue
+            yield number, values
 
+    # --- validating and signing ---------------------------------------------------------
 
-def sign_chunk(chunk: Sequence[Task]) -> Signed:
-    """Validate and sign one chunk (runs in a worker)."""
-    state = _STATE
-    if state is None:  # pragma: no cover - the pool initializer always ran
-        raise RuntimeError("worker not initialised")
-    out = Signed([], [], [])
-    seen_holders: set[str] = set()
-    for task in chunk:
+    def sign(self, seq: int, skip: Sequence[int], entries: Sequence[StatusEntries]) -> Signed:
+        kept = self.kept.pop(seq)
+        if skip:
+            gone = set(skip)
+            kept = [w for i, w in enumerate(kept) if i not in gone]
+        out = Signed([], [], [])
+        seen_holders: set[str] = set()
+        rows = iter(kept)
+        for entry in entries:
+            for idx in entry.indexes:
+                work = next(rows)
+                try:
+                    lic_row, holder_row = self._sign_one(work, entry.list_id, idx, entry.uri)
+                except ElicenseError as exc:
+                    out.rejects.append(_reject(work.row, exc))
+                    continue
+                out.licenses.append(lic_row)
+                if holder_row[0] not in seen_holders:
+                    seen_holders.add(holder_row[0])
+                    out.holders.append(holder_row)
+        if next(rows, None) is not None:
+            raise RuntimeError("fewer status entries than rows to sign")
+        return out
+
+    def _sign_one(self, w: Work, list_id: int, idx: int, uri: str) -> tuple[LicenseRow, HolderRow]:
+        lt = self.types[w.type_code]
+        today, now = self.today, self.now
         try:
-            lic_row, holder_row = _sign_one(state, task)
+            holder_type, holder_code = validate_holder(lt, w.holder, today=today)
         except ElicenseError as exc:
-            out.rejects.append(_reject(task[0], exc))
-            continue
-        out.licenses.append(lic_row)
-        if holder_row[0] not in seen_holders:
-            seen_holders.add(holder_row[0])
-            out.holders.append(holder_row)
-    return out
+            exc.details.setdefault("field", "holder")
+            raise
+        valid_from = _date("valid_from", w.valid_from) or today
+        valid_until = None if w.valid_until in LONG_TERM else _date("valid_until", w.valid_until)
+        lic = issue_license(
+            license_type=lt,
+            issuer=self.entries[w.issuer],
+            signer=self.signers[w.issuer],
+            holder=holder_code,
+            fields=w.fields,
+            serial=w.serial,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            now=now,
+            rand=os.urandom,
+            version=w.version,
+            status=StatusRef(uri, idx),
+        )
+        pid = pseudonym(self.pseudonym_key, holder_type, holder_code).hex()
+        until = day_start(valid_until + dt.timedelta(days=1)) if valid_until is not None else None
+        lic_row = (
+            lic.license_id, w.type_code, w.issuer, w.serial, f"{w.version:03d}", pid, list_id,
+            idx, now, day_start(valid_from), until, lic.sd_jwt, 0, w.alias,
+        )  # fmt: skip
+        return lic_row, (pid, holder_type, holder_code, now)
 
 
-def _sign_one(state: _WorkerState, task: Task) -> tuple[tuple[Any, ...], tuple[str, str, str]]:
-    (_, type_code, issuer, serial, version, alias, holder, valid_from_text, valid_until_text,
-     fields, list_id, idx, uri) = task  # fmt: skip
-    lt = state.types[type_code]
+def _serve(setup: _Setup, inbox: Any, outbox: Any) -> None:
+    """A signing process's loop. It ends on ``None``, on its first failure (reported), or
+    when the main process is gone (a killed import leaves no process behind)."""
     try:
-        holder_type, holder_code = validate_holder(lt, holder, today=state.today)
-    except ElicenseError as exc:
-        exc.details.setdefault("field", "holder")
-        raise
-    valid_from = _date("valid_from", valid_from_text) or state.today
-    valid_until = None if valid_until_text in LONG_TERM else _date("valid_until", valid_until_text)
-    lic = issue_license(
-        license_type=lt,
-        issuer=state.entries[issuer],
-        signer=state.signers[issuer],
-        holder=holder_code,
-        fields=fields,
-        serial=serial,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        now=state.now,
-        rand=os.urandom,
-        version=version,
-        status=StatusRef(uri, idx),
-    )
-    pid = pseudonym(state.pseudonym_key, holder_type, holder_code).hex()
-    until = day_start(valid_until + dt.timedelta(days=1)) if valid_until is not None else None
-    # LicenseRecord's positional order; the main process rebuilds the records.
-    lic_row = (
-        lic.license_id, type_code, issuer, serial, f"{version:03d}", pid, list_id, idx,
-        state.now, day_start(valid_from), until, lic.sd_jwt, 0, alias,
-    )  # fmt: skip
-    return lic_row, (pid, holder_type, holder_code)
+        signer = _Signer(setup)
+    except BaseException as exc:  # reported to the main process, which raises it
+        outbox.put((_FAILED, -1, _portable(exc)))
+        return
+    parent = multiprocessing.parent_process()
+    while True:
+        try:
+            message = inbox.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
+        if message is None:
+            return
+        try:
+            outbox.put(signer.handle(message))
+        except BaseException as exc:  # reported, as above
+            outbox.put((_FAILED, message[1], _portable(exc)))
+            return
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself when it crosses a process boundary intact, else its text."""
+    if isinstance(exc, ElicenseError):
+        return exc
+    return RuntimeError(f"signing process failed: {type(exc).__name__}: {exc}")
 
 
 def _date(key: str, text: str) -> dt.date | None:
@@ -621,7 +838,7 @@ class ImportOptions:
     batch_size: int = DEFAULT_BATCH
     """Rows per storage transaction (what a kill can lose, and re-running redoes)."""
     chunk_size: int = DEFAULT_CHUNK
-    """Rows per message to a worker."""
+    """Rows per block sent to a signing process."""
     workers: int | None = None
     """Signing processes; ``None``: one per core."""
 
@@ -655,23 +872,25 @@ def import_file(
             face_keys=face_keys,
         )
         reader.check_header()
-        workers = options.workers or os.cpu_count() or 1
-        # spawn: workers start clean (no copy of the parent's database connections) and
-        # are the parent's own children, so their resource use is the parent's to see.
-        ctx = multiprocessing.get_context("spawn")
+        owners = _owners(platform)
         store = platform.storage.licenses
+        pairs = [(o, t.code) for o, entry in owners.items() for t in platform.catalog
+                 if entry.allows(t.code)]  # fmt: skip
+        setup = _Setup(
+            str(home), passphrase, now, reader.fmt, reader.columns, reader.mapping,
+            reader.known, frozenset(store.issuer_types_present(pairs)),
+        )  # fmt: skip
         with (
             store.bulk_load(reader.total_bytes // _MAX_ROW_BYTES),
             rejects.open("w", encoding="utf-8", newline="") as out,
-            ctx.Pool(workers, init_worker, (str(home), passphrase, now)) as pool,
+            _Pool(setup, options.workers or os.cpu_count() or 1) as pool,
         ):
-            run = _Run(platform, reader, pool, workers, options, csv.writer(out), on_progress, now)
             out.write("\ufeff")  # spreadsheet programs then read the file as UTF-8
-            run.writer.writerow(REJECT_HEADER)
+            writer = csv.writer(out)
+            writer.writerow(REJECT_HEADER)
+            run = _Run(platform, sorted(owners), reader, pool, options, writer, on_progress)
             summary = run.run()
             out.flush()
-            pool.close()
-            pool.join()
     finally:
         platform.storage.close()
     summary.seconds = time.perf_counter() - started
@@ -679,56 +898,221 @@ def import_file(
     return summary
 
 
+def _owners(platform: Platform) -> dict[str, IssuerEntry]:
+    """The issuers this platform holds a key for and the trust list names."""
+    entries: dict[str, IssuerEntry] = {}
+    for issuer_id in platform.issuer_signers:
+        try:
+            entries[issuer_id] = platform.issuer_entry(issuer_id)
+        except ElicenseError:
+            continue  # a key without a trust-list entry: its rows are refused
+    return entries
+
+
+class _Pool:
+    """The signing processes, each with its own queue of requests (a block's second
+    request must go to the process that kept its rows) and one queue of answers."""
+
+    def __init__(self, setup: _Setup, workers: int) -> None:
+        # spawn: processes start clean (no copy of the parent's database connections)
+        # and are the parent's own children, so their resource use is the parent's to see.
+        ctx = multiprocessing.get_context("spawn")
+        self.answers: Any = ctx.Queue()
+        self.inboxes: list[Any] = [ctx.Queue() for _ in range(workers)]
+        self.pending = [0] * workers
+        """Requests sent to each process and not answered yet."""
+        self.processes: list[BaseProcess] = [
+            ctx.Process(target=_serve, args=(setup, inbox, self.answers), daemon=True)
+            for inbox in self.inboxes
+        ]
+        self.size = workers
+
+    def __enter__(self) -> _Pool:
+        for p in self.processes:
+            p.start()
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            for inbox in self.inboxes:
+                inbox.put(None)
+            for p in self.processes:
+                p.join(timeout=30)
+        for p in self.processes:
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        for q in (*self.inboxes, self.answers):
+            q.close()
+            q.cancel_join_thread()
+
+    def least_busy(self) -> int:
+        return self.pending.index(min(self.pending))
+
+    def send(self, worker: int, message: tuple[Any, ...]) -> None:
+        self.pending[worker] += 1
+        self.inboxes[worker].put(message)
+
+    def receive(self) -> tuple[Any, ...]:
+        while True:
+            try:
+                answer: tuple[Any, ...] = self.answers.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p for p in self.processes if p.exitcode is not None]
+                if dead:
+                    raise RuntimeError(
+                        f"a signing process ended unexpectedly (exit code {dead[0].exitcode})"
+                    ) from None
+                continue
+            if answer[0] == _FAILED:
+                raise answer[2]
+            return answer
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """A block on its way: sent to ``worker``, parsed, signed, written (in file order)."""
+
+    block: Block
+    worker: int
+    batch: int
+    parsed: Parsed | None = None
+    signed: Signed | None = None
+    sent_to_sign: bool = False
+    present: int = 0
+
+
 class _Run:
-    """One import: the reader, the pool, and the counters committed batch by batch."""
+    """One import: the blocks in flight, the batches, the counters committed batch by
+    batch."""
 
     def __init__(
         self,
         platform: Platform,
+        owners: list[str],
         reader: Source,
-        pool: Pool,
-        workers: int,
+        pool: _Pool,
         options: ImportOptions,
         writer: Any,
         on_progress: Callable[[Progress], None] | None,
-        now: int,
     ) -> None:
-        self.now = now
-        self.platform = platform
+        self.store = platform.storage.licenses
+        self.owners = owners
         self.reader = reader
-        self.rows: Iterator[RawRow | Reject] = iter(reader)
+        self.blocks = reader.blocks(options.chunk_size)
         self.pool = pool
-        # Three chunks per worker: one signing, two queued, so a worker never waits for
-        # the main process while it writes a chunk or commits.
-        self.in_flight_max = workers * 3
         self.options = options
         self.writer = writer
         self.on_progress = on_progress
-        self.checker = _Checker(platform)
-        self.owners = sorted(self.checker.entries)
         self.summary = ImportSummary()
-        self.eof = False
-        # Rows whose number an earlier row of the same batch claims, for the next batch.
-        self.deferred: deque[Work] = deque()
-        self.pending: deque[Work] = deque()
-        # Counted per batch, added to the summary when the batch commits.
         self.batch = ImportSummary()
         self.batch_rejects: list[Reject] = []
-        self.consumed = 0
+        self.chunks: dict[int, _Chunk] = {}
+        self.next_seq = 0
+        self.write_seq = 0
+        self.eof = False
+        self.read_batch = 0
+        self.read_batch_lines = 0
+        self.in_flight_max = pool.size * _IN_FLIGHT_PER_WORKER
+        self.done_bytes = 0
 
     def run(self) -> ImportSummary:
-        while not self.eof or self.deferred:
+        current = 0
+        while True:
+            self._read()
+            if not self._pending(current):
+                return self.summary
             self.batch = ImportSummary()
             self.batch_rejects = []
-            self.pending, self.deferred = self.deferred, deque()
-            self.consumed = 0
             if self.owners:
-                self.platform.storage.licenses.issue_bulk(self.owners, self._build)
+                self.store.issue_bulk(self.owners, partial(self._run_batch, current))
             else:  # no issuer to sign for: every row is refused, nothing is written
-                for _ in self._build(_no_entries):
-                    pass
+                self._run_batch(current, _NoWriter())
             self._commit()
-        return self.summary
+            current += 1
+
+    def _pending(self, batch: int) -> bool:
+        """Whether batch ``batch`` still has a block to write (reading as needed)."""
+        chunk = self.chunks.get(self.write_seq)
+        if chunk is not None:
+            return chunk.batch == batch
+        return not self.eof and self.read_batch == batch
+
+    def _read(self) -> None:
+        """Send blocks to the signing processes while fewer than the limit are in flight."""
+        while not self.eof and self.next_seq - self.write_seq < self.in_flight_max:
+            block = next(self.blocks, None)
+            if block is None:
+                self.eof = True
+                return
+            worker = self.pool.least_busy()
+            self.chunks[block.seq] = _Chunk(block, worker, self.read_batch)
+            self.next_seq = block.seq + 1
+            self.read_batch_lines += block.lines
+            if self.read_batch_lines >= self.options.batch_size:
+                self.read_batch += 1
+                self.read_batch_lines = 0
+            self.pool.send(worker, (_PARSE, block.seq, block.lines_before, block.data))
+
+    def _run_batch(self, batch: int, writer: BulkWriter) -> None:
+        # Blocks of this batch read (and parsed) while the previous one committed.
+        for early in list(self.chunks.values()):
+            if early.batch == batch and early.parsed is not None and not early.sent_to_sign:
+                self._sign(early, writer)
+        while True:
+            while (chunk := self.chunks.get(self.write_seq)) is not None and (
+                chunk.batch == batch and chunk.signed is not None
+            ):
+                self._write(chunk, writer)
+            if not self._pending(batch):
+                return
+            self._read()
+            kind, seq, answer = self.pool.receive()
+            got = self.chunks[seq]
+            self.pool.pending[got.worker] -= 1
+            if kind == _PARSED:
+                got.parsed = answer
+                if got.batch == batch:
+                    self._sign(got, writer)
+            else:
+                got.signed = answer
+
+    def _sign(self, chunk: _Chunk, writer: BulkWriter) -> None:
+        """Allocate entries for the rows a block kept and ask its process to sign them."""
+        parsed = chunk.parsed
+        assert parsed is not None  # noqa: S101 - only parsed chunks get here
+        chunk.sent_to_sign = True
+        runs, skip = parsed.runs, []
+        if parsed.lookup:  # a re-run: numbers stored before are not signed again
+            stored = self.store.numbers_present(
+                (issuer, type_code, serial) for _, issuer, type_code, serial in parsed.lookup
+            )
+            skip = [i for i, *key in parsed.lookup if tuple(key) in stored]
+            if skip:
+                chunk.present = len(skip)
+                runs = _without(runs, skip)
+        entries = writer.allocate(runs) if runs else []
+        self.pool.send(chunk.worker, (_SIGN, chunk.block.seq, skip, entries))
+
+    def _write(self, chunk: _Chunk, writer: BulkWriter) -> None:
+        parsed, signed = chunk.parsed, chunk.signed
+        assert parsed is not None  # noqa: S101 - written once signed
+        assert signed is not None  # noqa: S101
+        skipped = writer.write(signed.holders, signed.licenses) if signed.licenses else []
+        licenses = signed.licenses
+        aliased = len(licenses) - [r[_ALIAS_AT] for r in licenses].count(None)
+        aliased -= sum(licenses[i][_ALIAS_AT] is not None for i in skipped)
+        b = self.batch
+        b.rows += parsed.rows
+        b.imported += len(licenses) - len(skipped)
+        b.already_present += chunk.present + len(skipped)
+        b.aliased += aliased
+        self.batch_rejects += parsed.rejects
+        self.batch_rejects += signed.rejects
+        self.done_bytes = chunk.block.end
+        del self.chunks[self.write_seq]
+        self.write_seq += 1
+        self._report()
 
     def _commit(self) -> None:
         s, b = self.summary, self.batch
@@ -747,85 +1131,32 @@ class _Run:
                 Progress(
                     self.summary.rows + self.batch.rows,
                     self.summary.imported + self.batch.imported,
-                    self.reader.done_bytes,
+                    self.done_bytes,
                     self.reader.total_bytes,
                 )
             )
 
-    def _take(self) -> Work | Reject | None:
-        """The next row: first the ones deferred from the last batch, then the file."""
-        self.consumed += 1
-        if self.pending:
-            return self.pending.popleft()
-        item = next(self.rows, None)
-        if item is None:
-            self.eof = True
-            return None
-        self.batch.rows += 1
-        return item if isinstance(item, Reject) else self.checker.check(item)
 
-    def _next_chunk(self, seen: set[tuple[str, str, str]]) -> list[Work] | None:
-        """Up to a chunk of rows that pass stage 1 and are not stored yet, from at most
-        a chunk of input rows (``None``: nothing left for this batch).
-
-        A row whose number an earlier row of this batch claims waits for the next batch:
-        then, like any row, it is imported unless its number is stored by then. So the
-        first valid row with a number wins, wherever batch boundaries fall.
-        """
-        candidates: list[Work] = []
-        for _ in range(self.options.chunk_size):
-            if self.consumed >= self.options.batch_size or (self.eof and not self.pending):
-                break
-            checked = self._take()
-            if checked is None:
-                break
-            if isinstance(checked, Reject):
-                self.batch_rejects.append(checked)
-                continue
-            key = (checked.issuer, checked.type_code, checked.serial)
-            if key in seen:
-                self.deferred.append(checked)
-                continue
-            seen.add(key)
-            candidates.append(checked)
+def _without(runs: list[tuple[str, int]], skip: Sequence[int]) -> list[tuple[str, int]]:
+    """``runs`` of (owner, count) over rows 0, 1, … less the rows at positions ``skip``."""
+    owners = [owner for owner, count in runs for _ in range(count)]
+    gone = set(skip)
+    out: list[tuple[str, int]] = []
+    for i, owner in enumerate(owners):
+        if i in gone:
+            continue
+        if out and out[-1][0] == owner:
+            out[-1] = (owner, out[-1][1] + 1)
         else:
-            if not candidates:
-                return []  # a chunk of refused rows; the batch goes on
-        if not candidates:
-            return None
-        present = self.platform.storage.licenses.numbers_present(
-            (w.issuer, w.type_code, w.serial) for w in candidates
-        )
-        if present:
-            self.batch.already_present += sum(
-                (w.issuer, w.type_code, w.serial) in present for w in candidates
-            )
-            candidates = [w for w in candidates if (w.issuer, w.type_code, w.serial) not in present]
-        return candidates
-
-    def _build(self, allocate: Allocate) -> Iterator[IssuedChunk]:
-        in_flight: deque[AsyncResult[Signed]] = deque()
-        seen: set[tuple[str, str, str]] = set()
-        while (chunk := self._next_chunk(seen)) is not None:
-            if chunk:
-                entries = allocate([w.issuer for w in chunk])
-                tasks = [(*w, *e) for w, e in zip(chunk, entries, strict=True)]
-                in_flight.append(self.pool.apply_async(sign_chunk, (tasks,)))
-            while in_flight and (len(in_flight) >= self.in_flight_max or in_flight[0].ready()):
-                yield self._finish(in_flight.popleft().get())
-        while in_flight:
-            yield self._finish(in_flight.popleft().get())
-
-    def _finish(self, signed: Signed) -> IssuedChunk:
-        now = self.now
-        holders = [HolderRecord(p, t, c, now) for p, t, c in signed.holders]
-        records = [LicenseRecord(*r) for r in signed.licenses]
-        self.batch.imported += len(records)
-        self.batch.aliased += sum(r.alias is not None for r in records)
-        self.batch_rejects.extend(signed.rejects)
-        self._report()
-        return holders, records
+            out.append((owner, 1))
+    return out
 
 
-def _no_entries(owners: Sequence[str]) -> list[StatusEntry]:
-    raise ElicenseError("trust.unknown_issuer")
+class _NoWriter:
+    """The writer of an import with no issuer to sign for: no row ever gets this far."""
+
+    def allocate(self, runs: Sequence[tuple[str, int]]) -> list[StatusEntries]:
+        raise ElicenseError("trust.unknown_issuer")
+
+    def write(self, holders: Sequence[HolderRow], licenses: Sequence[LicenseRow]) -> list[int]:
+        raise ElicenseError("trust.unknown_issuer")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from elicense.records import (
     AccessRecord,
@@ -53,29 +53,40 @@ class NewLicense(Protocol):
     def __call__(self, status_list_id: int, status_idx: int) -> LicenseRecord: ...
 
 
-class StatusEntry(NamedTuple):
-    """A status-list entry allocated to one license of a bulk issuance."""
+class StatusEntries(NamedTuple):
+    """Consecutive status entries of one list, allocated to a run of one owner's licenses
+    of a bulk issuance (counters in order; ``indexes`` are their permuted list indexes)."""
 
     list_id: int
-    idx: int
     uri: str
-    """The list's URI, which the license's ``status`` claim names."""
+    """The list's URI, which the licenses' ``status`` claims name."""
+    indexes: list[int]
 
 
-class Allocate(Protocol):
-    """Hands out the next status entries, one per owner given (inside the transaction)."""
-
-    def __call__(self, owners: Sequence[str]) -> list[StatusEntry]: ...
-
-
-IssuedChunk = tuple[Sequence[HolderRecord], Sequence[LicenseRecord]]
-"""Holders to register (if new) and the licenses that refer to them."""
+LicenseRow = tuple[Any, ...]
+"""A license as a plain tuple of ``LicenseRecord``'s fields, in their order: what a bulk
+import's signing processes send back, written as it is (no record built per row)."""
+HolderRow = tuple[str, str, str, int]
+"""A holder as a plain tuple of ``HolderRecord``'s fields, in their order."""
 
 
-class BuildBatch(Protocol):
-    """Allocates entries as it goes and yields finished chunks (inside the transaction)."""
+class BulkWriter(Protocol):
+    """The inside of one ``issue_bulk`` transaction."""
 
-    def __call__(self, allocate: Allocate) -> Iterable[IssuedChunk]: ...
+    def allocate(self, runs: Sequence[tuple[str, int]]) -> list[StatusEntries]:
+        """The next status entries for runs of (owner, count) licenses, in order: a run
+        of one owner is one range of counters (two when its list fills up)."""
+        ...
+
+    def write(self, holders: Sequence[HolderRow], licenses: Sequence[LicenseRow]) -> list[int]:
+        """Store the holders (if new) and the licenses, in order. A license whose
+        (issuer, type, number) is stored already — by an earlier import, another writer,
+        or an earlier license of this one — is skipped, not an error: returns the
+        positions of the skipped licenses (their entries stay unused gaps)."""
+        ...
+
+
+_T = TypeVar("_T")
 
 
 class Licenses(Protocol):
@@ -88,17 +99,21 @@ class Licenses(Protocol):
         """The same for a batch, in one transaction: all or nothing."""
         ...
 
-    def issue_bulk(self, owners: Collection[str], build: BuildBatch) -> int:
+    def issue_bulk(self, owners: Collection[str], build: Callable[[BulkWriter], _T]) -> _T:
         """Bulk issuance for imports, in one transaction: all or nothing.
 
         The open lists of ``owners`` are locked up front (in a fixed order, so two bulk
-        transactions never deadlock). ``build(allocate)`` may call ``allocate`` any
-        number of times for entries of those owners and yields chunks as soon as they
-        are ready (signed in parallel elsewhere); each chunk's new holders and licenses
-        are written as it arrives, so writing overlaps the signing of the rest. Every
-        license must carry an entry allocated here to its issuer, each entry at most
-        once. An entry no license takes (a row refused while it was being signed) stays
-        unused: a gap in the list, never a second use. Returns the licenses stored."""
+        transactions never deadlock). ``build(writer)`` may allocate entries for those
+        owners any number of times and writes chunks of signed licenses as they are
+        ready (signed in parallel elsewhere), so writing overlaps the signing of the rest.
+        Every license must carry an entry allocated here to its issuer, each entry at most
+        once. An entry no license takes (a row refused while it was being signed, or a
+        number found stored) stays unused: a gap in the list, never a second use. Returns
+        what ``build`` returns."""
+        ...
+
+    def issuer_types_present(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (issuer, type code) pairs have at least one license stored."""
         ...
 
     def numbers_present(self, numbers: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:

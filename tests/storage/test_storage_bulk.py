@@ -1,15 +1,17 @@
-"""Contract of the bulk issuance path (``issue_bulk``, ``numbers_present``) that imports
-use, on SQLite and PostgreSQL: one transaction per call, entries allocated lazily as the
-batch is built, chunks written as they arrive, gaps allowed but never a reused entry."""
+"""Contract of the bulk issuance path (``issue_bulk``, ``numbers_present``,
+``issuer_types_present``) that imports use, on SQLite and PostgreSQL: one transaction per
+call, entries allocated a run at a time as the batch is built, chunks written as they
+arrive, stored numbers skipped, gaps allowed but never a reused entry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
+from dataclasses import astuple
 
 import pytest
 
 from elicense.errors import ElicenseError
-from elicense.ports import Allocate, IssuedChunk
+from elicense.ports import BulkWriter, HolderRow, LicenseRow
 from elicense.records import HolderRecord, LicenseRecord
 from elicense.statuslist import IndexPermutation, StatusList
 from elicense.storage import SqlStorage
@@ -20,24 +22,36 @@ from .storage_support import ISSUER, OTHER_ISSUER, STATUS_KEY, holder, new_licen
 Opener = Callable[..., SqlStorage]
 
 
-def _records(
-    allocate: Allocate, serials: list[str], owner: str, h: HolderRecord
-) -> list[LicenseRecord]:
-    entries = allocate([owner] * len(serials))
+def _row(rec: LicenseRecord) -> LicenseRow:
+    return astuple(rec)
+
+
+def _hrow(h: HolderRecord) -> HolderRow:
+    return (h.pseudonym, h.holder_type, h.holder_code, h.created_at)
+
+
+def _entries(writer: BulkWriter, owner: str, n: int) -> list[tuple[int, int]]:
+    return [(e.list_id, idx) for e in writer.allocate([(owner, n)]) for idx in e.indexes]
+
+
+def _rows(writer: BulkWriter, serials: list[str], owner: str, h: HolderRecord) -> list[LicenseRow]:
+    entries = _entries(writer, owner, len(serials))
     return [
-        new_license(s, h.pseudonym, issuer=owner)(e.list_id, e.idx)
-        for s, e in zip(serials, entries, strict=True)
+        _row(new_license(s, h.pseudonym, issuer=owner)(list_id, idx))
+        for s, (list_id, idx) in zip(serials, entries, strict=True)
     ]
 
 
 def test_issue_bulk_registers_holders_and_stores_every_chunk(storage: SqlStorage) -> None:
     h1, h2 = holder(1), holder(2)
 
-    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
-        yield [h1], _records(allocate, ["A1", "A2"], ISSUER, h1)
-        yield [h1, h2], _records(allocate, ["B1"], OTHER_ISSUER, h2)  # h1 again: no conflict
+    def build(writer: BulkWriter) -> int:
+        skipped = writer.write([_hrow(h1)], _rows(writer, ["A1", "A2"], ISSUER, h1))
+        # h1 again: no conflict
+        skipped += writer.write([_hrow(h1), _hrow(h2)], _rows(writer, ["B1"], OTHER_ISSUER, h2))
+        return len(skipped)
 
-    assert storage.licenses.issue_bulk([OTHER_ISSUER, ISSUER], build) == 3
+    assert storage.licenses.issue_bulk([OTHER_ISSUER, ISSUER], build) == 0
     assert storage.holders.get(h2.pseudonym) == h2
     assert storage.licenses.count() == 3
     assert [lst.next_counter for lst in storage.status_lists.for_owner(ISSUER)] == [2]
@@ -51,15 +65,14 @@ def test_issue_bulk_hands_out_the_permutation_indexes_with_the_list_uri(
 ) -> None:
     seen = []
 
-    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
-        seen.extend(allocate([ISSUER] * 3))
-        seen.extend(allocate([ISSUER] * 2))
-        return iter(())
+    def build(writer: BulkWriter) -> None:
+        seen.extend(writer.allocate([(ISSUER, 3)]))
+        seen.extend(writer.allocate([(ISSUER, 2), (ISSUER, 0)]))
 
     storage.licenses.issue_bulk([ISSUER], build)
     (lst,) = storage.status_lists.for_owner(ISSUER)
     perm = IndexPermutation(STATUS_KEY, lst.size)
-    assert [e.idx for e in seen] == [perm.index(c, lst.id) for c in range(5)]
+    assert [i for e in seen for i in e.indexes] == [perm.index(c, lst.id) for c in range(5)]
     assert {(e.list_id, e.uri) for e in seen} == {(lst.id, lst.uri)}
 
 
@@ -68,12 +81,11 @@ def test_unused_entries_stay_gaps_and_are_never_handed_out_again(storage: SqlSto
     storage.holders.upsert(h)
     first: list[tuple[int, int]] = []
 
-    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
-        entries = allocate([ISSUER] * 5)
-        first.extend((e.list_id, e.idx) for e in entries)
-        yield [], [new_license("S0", h.pseudonym)(entries[0].list_id, entries[0].idx)]
+    def build(writer: BulkWriter) -> list[int]:
+        first.extend(_entries(writer, ISSUER, 5))
+        return writer.write([], [_row(new_license("S0", h.pseudonym)(*first[0]))])
 
-    assert storage.licenses.issue_bulk([ISSUER], build) == 1
+    assert storage.licenses.issue_bulk([ISSUER], build) == []
     later = storage.licenses.issue_many(
         ISSUER, [new_license(f"T{i}", h.pseudonym) for i in range(3)]
     )
@@ -85,11 +97,11 @@ def test_issue_bulk_opens_new_lists_when_one_fills_mid_batch(open_store: Opener)
     store = open_store(list_size=8)
     h = holder(1)
 
-    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
+    def build(writer: BulkWriter) -> None:
         for chunk in range(4):  # 4 x 5 = 20 entries over lists of 8
-            yield [h], _records(allocate, [f"S{chunk}{i}" for i in range(5)], ISSUER, h)
+            writer.write([_hrow(h)], _rows(writer, [f"S{chunk}{i}" for i in range(5)], ISSUER, h))
 
-    assert store.licenses.issue_bulk([ISSUER], build) == 20
+    store.licenses.issue_bulk([ISSUER], build)
     lists = store.status_lists.for_owner(ISSUER)
     assert [lst.next_counter for lst in lists] == [8, 8, 4]
     page = store.licenses.page(issuer_id=ISSUER, after=None, limit=100).items
@@ -101,8 +113,8 @@ def test_a_failing_build_writes_nothing_even_of_chunks_already_written(
 ) -> None:
     h = holder(1)
 
-    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
-        yield [h], _records(allocate, ["S1", "S2"], ISSUER, h)
+    def build(writer: BulkWriter) -> None:
+        writer.write([_hrow(h)], _rows(writer, ["S1", "S2"], ISSUER, h))
         raise RuntimeError("killed half-way")
 
     with pytest.raises(RuntimeError):
@@ -112,16 +124,43 @@ def test_a_failing_build_writes_nothing_even_of_chunks_already_written(
     assert [lst.next_counter for lst in storage.status_lists.for_owner(ISSUER)] in ([], [0])
 
 
-def test_a_duplicate_number_in_a_later_chunk_writes_nothing_of_the_batch(
+def test_a_stored_number_is_skipped_and_the_first_of_two_equal_numbers_wins(
     storage: SqlStorage,
 ) -> None:
     h = holder(1)
     storage.holders.upsert(h)
     storage.licenses.issue(ISSUER, new_license("S1", h.pseudonym))
 
-    def build(allocate: Allocate) -> Iterator[IssuedChunk]:
-        yield [], _records(allocate, ["S2"], ISSUER, h)
-        yield [], _records(allocate, ["S1"], ISSUER, h)
+    def build(writer: BulkWriter) -> list[list[int]]:
+        first = writer.write([], _rows(writer, ["S2", "S1", "S3"], ISSUER, h))
+        (a, b) = _entries(writer, ISSUER, 2)
+        twins = [
+            _row(new_license("S4", h.pseudonym, state=1)(*a)),
+            _row(new_license("S4", h.pseudonym)(*b)),
+        ]
+        return [first, writer.write([], twins)]
+
+    assert storage.licenses.issue_bulk([ISSUER], build) == [[1], [1]]
+    assert storage.licenses.count() == 4
+    s4 = storage.licenses.get_by_number(ISSUER, "11100000000013338W011", "S4")
+    assert s4 is not None
+    assert s4.state == 1  # the first one
+    (lst,) = storage.status_lists.for_owner(ISSUER)
+    assert lst.next_counter == 6  # the skipped rows' entries stay gaps
+    assert sum(StatusList(lst.size, lst.bits, lst.data)[i] for i in range(lst.size)) == 1
+
+
+def test_a_conflict_other_than_a_stored_number_writes_nothing_of_the_batch(
+    storage: SqlStorage,
+) -> None:
+    h = holder(1)
+    storage.holders.upsert(h)
+    taken = storage.licenses.issue(ISSUER, new_license("S1", h.pseudonym, alias="OLD-1"))
+
+    def build(writer: BulkWriter) -> None:
+        writer.write([], _rows(writer, ["S2"], ISSUER, h))
+        (entry,) = _entries(writer, ISSUER, 1)
+        writer.write([], [_row(new_license("S3", h.pseudonym, alias=taken.alias)(*entry))])
 
     with pytest.raises(ElicenseError) as exc:
         storage.licenses.issue_bulk([ISSUER], build)
@@ -136,17 +175,17 @@ def test_a_license_with_an_entry_not_handed_out_or_used_twice_is_refused(
     h = holder(1)
     storage.holders.upsert(h)
 
-    def twice(allocate: Allocate) -> Iterable[IssuedChunk]:
-        (e,) = allocate([ISSUER])
-        return [([], [new_license(s, h.pseudonym)(e.list_id, e.idx) for s in ("S1", "S2")])]
+    def twice(writer: BulkWriter) -> None:
+        (e,) = _entries(writer, ISSUER, 1)
+        writer.write([], [_row(new_license(s, h.pseudonym)(*e)) for s in ("S1", "S2")])
 
-    def invented(allocate: Allocate) -> Iterable[IssuedChunk]:
-        (e,) = allocate([ISSUER])
-        return [([], [new_license("S1", h.pseudonym)(e.list_id, e.idx + 1)])]
+    def invented(writer: BulkWriter) -> None:
+        (e,) = _entries(writer, ISSUER, 1)
+        writer.write([], [_row(new_license("S1", h.pseudonym)(e[0], e[1] + 1))])
 
-    def foreign(allocate: Allocate) -> Iterable[IssuedChunk]:
-        (e,) = allocate([ISSUER])  # an entry of ISSUER's list on another issuer's license
-        return [([], [new_license("S1", h.pseudonym, issuer=OTHER_ISSUER)(e.list_id, e.idx)])]
+    def foreign(writer: BulkWriter) -> None:
+        (e,) = _entries(writer, ISSUER, 1)  # an entry of ISSUER's list on another's license
+        writer.write([], [_row(new_license("S1", h.pseudonym, issuer=OTHER_ISSUER)(*e))])
 
     for build in (twice, invented, foreign):
         with pytest.raises(ElicenseError) as exc:
@@ -156,9 +195,8 @@ def test_a_license_with_an_entry_not_handed_out_or_used_twice_is_refused(
 
 
 def test_allocating_for_an_undeclared_owner_is_a_programming_error(storage: SqlStorage) -> None:
-    def build(allocate: Allocate) -> Iterable[IssuedChunk]:
-        allocate([OTHER_ISSUER])
-        return []
+    def build(writer: BulkWriter) -> None:
+        writer.allocate([(OTHER_ISSUER, 1)])
 
     with pytest.raises(ValueError, match="not declared"):
         storage.licenses.issue_bulk([ISSUER], build)
@@ -167,9 +205,9 @@ def test_allocating_for_an_undeclared_owner_is_a_programming_error(storage: SqlS
 def test_a_non_valid_state_of_a_bulk_license_is_mirrored_in_its_list(storage: SqlStorage) -> None:
     h = holder(1)
 
-    def build(allocate: Allocate) -> Iterable[IssuedChunk]:
-        (e,) = allocate([ISSUER])
-        return [([h], [new_license("S1", h.pseudonym, state=1)(e.list_id, e.idx)])]
+    def build(writer: BulkWriter) -> None:
+        (e,) = _entries(writer, ISSUER, 1)
+        writer.write([_hrow(h)], [_row(new_license("S1", h.pseudonym, state=1)(*e))])
 
     storage.licenses.issue_bulk([ISSUER], build)
     rec = storage.licenses.get_by_number(ISSUER, "11100000000013338W011", "S1")
@@ -177,6 +215,16 @@ def test_a_non_valid_state_of_a_bulk_license_is_mirrored_in_its_list(storage: Sq
     lst = storage.status_lists.get(rec.status_list_id)
     assert lst is not None
     assert StatusList(lst.size, lst.bits, lst.data)[rec.status_idx] == 1
+
+
+def test_issuer_types_present_names_the_pairs_with_a_stored_license(storage: SqlStorage) -> None:
+    h = holder(1)
+    storage.holders.upsert(h)
+    storage.licenses.issue(ISSUER, new_license("S1", h.pseudonym))
+    type_code = "11100000000013338W011"
+    asked = [(ISSUER, type_code), (OTHER_ISSUER, type_code), (ISSUER, "11100000000013338W012")]
+    assert storage.licenses.issuer_types_present(asked) == {(ISSUER, type_code)}
+    assert storage.licenses.issuer_types_present([]) == set()
 
 
 def test_numbers_present_names_exactly_the_stored_numbers(storage: SqlStorage) -> None:

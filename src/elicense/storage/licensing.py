@@ -16,24 +16,27 @@ both try to open an owner's first list, one insert fails and that transaction is
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
-from operator import attrgetter
-from typing import Any
+from itertools import repeat
+from operator import attrgetter, itemgetter
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Index, Row, Table, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from elicense.errors import ElicenseError
-from elicense.ports import BuildBatch, NewLicense, StatusEntry
+from elicense.ports import BulkWriter, HolderRow, LicenseRow, NewLicense, StatusEntries
 from elicense.records import HolderRecord, LicenseRecord, Page, StatusEvent, StatusListRecord
 from elicense.statuslist import IndexPermutation, StatusList
 from elicense.storage.db import Database
 from elicense.storage.schema import holders, licenses, status_events, status_lists
 
 _RETRIES = 3
+_T = TypeVar("_T")
 
 
 class _OpenListRace(Exception):
@@ -120,6 +123,7 @@ class SqlLicenses:
     def __init__(self, db: Database, settings: ListSettings) -> None:
         self._db = db
         self._settings = settings
+        self._checkpointer: _Checkpointer | None = None
 
     # --- issuing ---------------------------------------------------------------------
 
@@ -165,7 +169,7 @@ class SqlLicenses:
         conn.execute(licenses.insert(), [license_row(r) for r in records])
         return records
 
-    def issue_bulk(self, owners: Collection[str], build: BuildBatch) -> int:
+    def issue_bulk(self, owners: Collection[str], build: Callable[[BulkWriter], _T]) -> _T:
         """See ``ports.Licenses.issue_bulk``. Retried (like ``issue_many``) only when the
         race on opening a first list happens while locking, before ``build`` has run:
         ``build`` usually consumes a stream and cannot be replayed."""
@@ -174,7 +178,13 @@ class SqlLicenses:
             try:
                 with self._db.write() as conn:
                     bulk = _Bulk(self, conn)
-                    return bulk.run(sorted(set(owners)), build)
+                    try:
+                        bulk.lock(sorted(set(owners)))
+                        result = build(bulk)
+                        bulk.finish()
+                    finally:
+                        bulk.release()
+                    return result
             except _OpenListRace:
                 if bulk is not None and bulk.started:
                     raise ElicenseError(
@@ -185,38 +195,67 @@ class SqlLicenses:
             "storage.unavailable", details={"reason": "status list contention, retries exhausted"}
         )
 
+    def issuer_types_present(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """One index probe of UNIQUE(issuer_id, type_code, serial) per pair."""
+        found: set[tuple[str, str]] = set()
+        with self._db.read() as conn:
+            for issuer_id, type_code in set(pairs):
+                stmt = (
+                    select(licenses.c.serial)
+                    .where(licenses.c.issuer_id == issuer_id, licenses.c.type_code == type_code)
+                    .limit(1)
+                )
+                if conn.execute(stmt).first() is not None:
+                    found.add((issuer_id, type_code))
+        return found
+
     @contextmanager
     def bulk_load(self, expected_rows: int) -> Iterator[bool]:
-        """Around a large import on SQLite: the licenses' holder index is dropped for the
-        duration and rebuilt at the end in one statement. Yields whether it did.
+        """Around an import on SQLite: committed pages are copied from the WAL into the
+        database by a thread of their own, and for a large import the licenses' holder
+        index is dropped for the duration and rebuilt at the end in one statement.
+        Yields whether the index was suspended.
 
-        Of the licenses table's seven indexes only this one takes its keys in random
-        order (pseudonyms are keyed hashes), so once it outgrows the page cache nearly
-        every insert reads and rewrites one of its pages: on a 400,000-row import it is
-        a fifth of the insert's CPU and more of its I/O, while building it afresh from
-        sorted keys costs about 5 µs a row. The other indexes stay — the unique ones
-        (``numbers_present`` needs (issuer, type, number); the status entries' never to
-        be reused) cannot be dropped anyway.
+        **Checkpoints.** A commit normally copies the WAL into the database itself (an
+        automatic checkpoint): a batch of 50,000 licenses is about 230 MB of pages, and
+        the signing processes wait while the main process copies them. Here the bulk
+        transactions turn the automatic checkpoint off and a thread checkpoints
+        (``PASSIVE``: never blocks a reader or the writer) a few times a second, with
+        the GIL released, while the next batch is signed and written. Durability is
+        unchanged: each commit is in the WAL as before.
 
-        Only when the import is at least as large as the table already is (the rebuild
-        reads the whole table), and never on PostgreSQL. Dropping and rebuilding are
-        their own committed transactions and both idempotent: an import killed half-way
-        leaves the index missing — lookups by holder are then slow, never wrong — and
-        the re-run that completes the import rebuilds it."""
-        if self._db.kind != "sqlite" or expected_rows < _BULK_INDEX_MIN_ROWS:
+        **The holder index.** Of the licenses table's seven indexes only this one takes
+        its keys in random order (pseudonyms are keyed hashes), so once it outgrows the
+        page cache nearly every insert reads and rewrites one of its pages: on a
+        400,000-row import it is a fifth of the insert's CPU and more of its I/O, while
+        building it afresh from sorted keys costs about 5 µs a row. The other indexes
+        stay — the unique ones (a stored number is skipped by (issuer, type, number);
+        the status entries' never to be reused) cannot be dropped anyway. Only when the
+        import is at least as large as the table already is (the rebuild reads the
+        whole table), and never on PostgreSQL. Dropping and rebuilding are their own
+        committed transactions and both idempotent: an import killed half-way leaves
+        the index missing — lookups by holder are then slow, never wrong — and the
+        re-run that completes the import rebuilds it."""
+        if self._db.kind != "sqlite" or self._db.target.memory:
             yield False
             return
-        if expected_rows < self.count():
-            yield False
-            return
-        index = _holder_index()
-        with self._db.write() as conn:
-            conn.execute(DropIndex(index, if_exists=True))
+        checkpointer = _Checkpointer(self._db)
+        self._checkpointer = checkpointer
         try:
-            yield True
-        finally:
+            if expected_rows < _BULK_INDEX_MIN_ROWS or expected_rows < self.count():
+                yield False
+                return
+            index = _holder_index()
             with self._db.write() as conn:
-                conn.execute(CreateIndex(index, if_not_exists=True))
+                conn.execute(DropIndex(index, if_exists=True))
+            try:
+                yield True
+            finally:
+                with self._db.write() as conn:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+        finally:
+            self._checkpointer = None
+            checkpointer.stop()
 
     def numbers_present(self, numbers: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Grouped by (issuer, type): each lookup is a range of the
@@ -427,8 +466,8 @@ _BULK_CACHE_KIB = 64 * 1024
 
 
 class _Bulk:
-    """One ``issue_bulk`` transaction: the owners' lists, the entries handed out and not
-    yet used, and the writes of each chunk as it arrives."""
+    """One ``issue_bulk`` transaction (the ``BulkWriter``): the owners' lists, the entries
+    handed out and not yet used, and the writes of each chunk as it arrives."""
 
     def __init__(self, licensing: SqlLicenses, conn: Connection) -> None:
         self.licensing = licensing
@@ -437,64 +476,51 @@ class _Bulk:
         self.current: dict[str, _OpenList] = {}
         self.lists: dict[int, _OpenList] = {}
         self.handed: dict[tuple[int, int], str] = {}
+        self.checkpoints_off = False
+        db = licensing._db
+        # Plain SQL with positional rows: the rows go to the driver's executemany as they
+        # are, without a compiled statement turning every row into a parameter dict and
+        # back. Errors still leave through ``Database`` as ``storage.conflict`` /
+        # ``unavailable``; only a stored number is skipped (ON CONFLICT on its unique
+        # key), any other conflict (an entry, an identifier, an alias) stays an error.
+        mark = "?" if db.kind == "sqlite" else "%s"
+        self.holder_sql = _insert_sql(holders, _HOLDER_COLUMNS, mark) + _HOLDER_CONFLICT
+        self.license_sql = _insert_sql(licenses, _LICENSE_COLUMNS, mark) + _NUMBER_CONFLICT
+        self.mark = mark
 
-    def run(self, owners: list[str], build: BuildBatch) -> int:
-        conn = self.conn
-        db = self.licensing._db
-        if db.kind == "sqlite":
+    def lock(self, owners: list[str]) -> None:
+        if self.licensing._db.kind == "sqlite":
             # The licenses table has seven indexes; with SQLite's default 2 MB page cache
             # most inserts of a large import miss it. 64 MiB halves the insert cost. The
             # setting stays with this pooled connection (only importers use this path).
-            conn.exec_driver_sql(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
+            self.conn.exec_driver_sql(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
+            checkpointer = self.licensing._checkpointer
+            if checkpointer is not None and checkpointer.running:
+                self.conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+                self.checkpoints_off = True
         for owner in owners:  # sorted: every bulk transaction locks in one order
-            self._track(owner, self.licensing._lock_open_list(conn, owner))
+            self._track(owner, self.licensing._lock_open_list(self.conn, owner))
         self.started = True
-        # Plain SQL with positional rows: the rows go to the driver's executemany as they
-        # are, without a compiled statement turning every row into a parameter dict and
-        # back (a third of the insert's cost in the main process of an import). Errors
-        # still leave through ``Database`` as ``storage.conflict`` / ``unavailable``.
-        mark = "?" if db.kind == "sqlite" else "%s"
-        holder_sql = _insert_sql(holders, _HOLDER_COLUMNS, mark) + _HOLDER_CONFLICT
-        license_sql = _insert_sql(licenses, _LICENSE_COLUMNS, mark)
-        handed = self.handed
-        stored = 0
-        for new_holders, records in build(self.allocate):
-            for r in records:
-                if handed.pop((r.status_list_id, r.status_idx), "") != r.issuer_id:
-                    raise ElicenseError(
-                        "storage.conflict",
-                        "the license does not carry a status entry allocated to it",
-                        details={"license_id": r.license_id},
-                    )
-                if r.state:
-                    self._set_state(r.status_list_id, r.status_idx, r.state)
-            rows = [_license_tuple(r) for r in records]
-            if new_holders:
-                conn.exec_driver_sql(holder_sql, [_holder_tuple(h) for h in new_holders])
-            if rows:
-                conn.exec_driver_sql(license_sql, rows)
-                stored += len(rows)
+
+    def finish(self) -> None:
         for lst in self.lists.values():
-            self.licensing._save(conn, lst, close=lst.full)
-        return stored
+            self.licensing._save(self.conn, lst, close=lst.full)
+
+    def release(self) -> None:
+        """The pooled connection goes back as it came (its own automatic checkpoints)."""
+        if self.checkpoints_off:
+            self.conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT}")
 
     def _track(self, owner: str, lst: _OpenList) -> None:
         self.current[owner] = self.lists[lst.id] = lst
 
-    def allocate(self, owners: Sequence[str]) -> list[StatusEntry]:
-        """Entries for ``owners`` in order; a run of one owner's rows (the usual shape
-        of an export) is permuted as one range of counters."""
-        out: list[StatusEntry] = []
+    def allocate(self, runs: Sequence[tuple[str, int]]) -> list[StatusEntries]:
+        out: list[StatusEntries] = []
         settings = self.licensing._settings
         handed = self.handed
-        n, i = len(owners), 0
-        while i < n:
-            owner = owners[i]
-            end = i + 1
-            while end < n and owners[end] == owner:
-                end += 1
-            need, i = end - i, end
-            while need:
+        for owner, count in runs:
+            need = count
+            while need > 0:
                 current = self.current.get(owner)
                 if current is None:
                     raise ValueError("allocate: owner not declared to issue_bulk")
@@ -503,14 +529,54 @@ class _Bulk:
                     current = self.licensing._new_list(self.conn, owner)
                     self._track(owner, current)
                 take = min(need, current.size - current.counter)
-                perm = settings.permutation(current.size)
-                list_id, uri = current.id, current.uri
-                for idx in perm.indexes(current.counter, take, list_id):
-                    handed[(list_id, idx)] = owner
-                    out.append(StatusEntry(list_id, idx, uri))
+                list_id = current.id
+                indexes = settings.permutation(current.size).indexes(current.counter, take, list_id)
+                handed.update(zip(zip(repeat(list_id), indexes), repeat(owner)))
+                out.append(StatusEntries(list_id, current.uri, indexes))
                 current.counter += take
                 need -= take
         return out
+
+    def write(self, new_holders: Sequence[HolderRow], rows: Sequence[LicenseRow]) -> list[int]:
+        # Every entry handed out here, to this license's issuer, at most once: checked a
+        # chunk at a time in C (map over the rows), not a Python step per row.
+        entries = list(zip(map(_LIST_ID, rows), map(_IDX, rows), strict=True))
+        try:
+            owners = list(map(self.handed.pop, entries))
+        except KeyError:
+            owners = []
+        if len(owners) != len(rows) or owners != list(map(_ISSUER, rows)):
+            raise ElicenseError(
+                "storage.conflict",
+                "a license does not carry a status entry allocated to its issuer",
+                details={"licenses": len(rows)},
+            )
+        conn = self.conn
+        if new_holders:
+            conn.exec_driver_sql(self.holder_sql, list(new_holders))
+        if not rows:
+            return []
+        stored = conn.exec_driver_sql(self.license_sql, list(rows)).rowcount
+        skipped: list[int] = []
+        if stored != len(rows):  # a number already stored: which rows were left out
+            # Rare (a re-run checks stored numbers before signing): the stored rows are
+            # the ones whose fresh entries are now taken.
+            kept: set[tuple[int, int]] = set()
+            for list_id in {e[0] for e in entries}:
+                idxs = [e[1] for e in entries if e[0] == list_id]
+                for i in range(0, len(idxs), _IN_SLICE):
+                    part = idxs[i : i + _IN_SLICE]
+                    marks = ", ".join([self.mark] * len(part))
+                    sql = _ENTRIES_TAKEN.format(mark=self.mark, marks=marks)
+                    taken = conn.exec_driver_sql(sql, (list_id, *part)).scalars()
+                    kept.update((list_id, idx) for idx in taken)
+            skipped = [i for i, e in enumerate(entries) if e not in kept]
+        if any(map(_STATE, rows)):
+            gone = set(skipped)
+            for i, r in enumerate(rows):
+                if r[_STATE_AT] and i not in gone:
+                    self._set_state(r[_LIST_AT], r[_IDX_AT], r[_STATE_AT])
+        return skipped
 
     def _set_state(self, list_id: int, idx: int, state: int) -> None:
         lst = self.lists[list_id]
@@ -518,9 +584,55 @@ class _Bulk:
         lst.dirty = True
 
 
+_AUTOCHECKPOINT = 1000
+"""SQLite's default: a commit checkpoints once the WAL holds this many pages."""
+
+
+class _Checkpointer:
+    """A thread that checkpoints a SQLite database a few times a second while a bulk
+    import writes (see ``SqlLicenses.bulk_load``).
+
+    A failed checkpoint stops the thread: the import's next transaction then keeps its
+    own automatic checkpoints, as without this thread (a checkpoint is only about when
+    pages are copied, never about what a transaction stores)."""
+
+    def __init__(self, db: Database, interval: float = 0.25) -> None:
+        self._conn = db.engine.raw_connection()  # the engine's own settings (WAL, sync)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._failed = False
+        self._thread = threading.Thread(target=self._run, name="elicense-checkpoint", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return not self._failed and not self._stop.is_set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._conn.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except Exception:  # any failure: back to automatic checkpoints
+                self._failed = True
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+
+
 _HOLDER_COLUMNS = tuple(f.name for f in fields(HolderRecord))
-_holder_tuple = attrgetter(*_HOLDER_COLUMNS)
 _HOLDER_CONFLICT = " ON CONFLICT (pseudonym) DO NOTHING"
+_NUMBER_CONFLICT = " ON CONFLICT (issuer_id, type_code, serial) DO NOTHING"
+_ENTRIES_TAKEN = (
+    "SELECT status_idx FROM licenses WHERE status_list_id = {mark} AND status_idx IN ({marks})"
+)
+_LIST_AT = _LICENSE_COLUMNS.index("status_list_id")
+_IDX_AT = _LICENSE_COLUMNS.index("status_idx")
+_STATE_AT = _LICENSE_COLUMNS.index("state")
+_LIST_ID, _IDX = itemgetter(_LIST_AT), itemgetter(_IDX_AT)
+_ISSUER, _STATE = itemgetter(_LICENSE_COLUMNS.index("issuer_id")), itemgetter(_STATE_AT)
 
 
 def _insert_sql(table: Table, columns: Sequence[str], mark: str) -> str:
