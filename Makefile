@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 ## native: compile the hot modules to C (mypyc); rebuilt whenever one of them changes
 native: $(NATIVE_STAMP)
 
-$(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC)
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC) src/elicense/native.py
 	rm -f src/*__mypyc*.so
 	cd src && ../$(BIN)/mypyc $(NATIVE_SRC:src/%=%) > ../.native-build.log 2>&1 \
 	  || (cat ../.native-build.log; exit 1)

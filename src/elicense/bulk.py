@@ -66,7 +66,6 @@ from elicense.catalog import Catalog, LicenseType
 from elicense.claims import day_start, local_date
 from elicense.codes import pseudonym
 from elicense.errors import ERROR_CODES, ElicenseError
-from elicense.faces import validate_holder
 from elicense.home import (
     HomeConfig,
     home_catalog,
@@ -730,18 +729,13 @@ class _Signer:
     def _sign_one(self, w: Work, list_id: int, idx: int, uri: str) -> tuple[LicenseRow, HolderRow]:
         lt = self.types[w.type_code]
         today, now = self.today, self.now
-        try:
-            holder_type, holder_code = validate_holder(lt, w.holder, today=today)
-        except ElicenseError as exc:
-            exc.details.setdefault("field", "holder")
-            raise
         valid_from = _date("valid_from", w.valid_from) or today
         valid_until = None if w.valid_until in LONG_TERM else _date("valid_until", w.valid_until)
         lic = issue_license(
             license_type=lt,
             issuer=self.entries[w.issuer],
             signer=self.signers[w.issuer],
-            holder=holder_code,
+            holder=w.holder,
             fields=w.fields,
             serial=w.serial,
             valid_from=valid_from,
@@ -751,6 +745,8 @@ class _Signer:
             version=w.version,
             status=StatusRef(uri, idx),
         )
+        # issue_license validated the holder: its code as signed is the pseudonym's input
+        holder_type, holder_code = lic.holder_type, lic.holder_code
         pid = pseudonym(self.pseudonym_key, holder_type, holder_code).hex()
         until = day_start(valid_until + dt.timedelta(days=1)) if valid_until is not None else None
         lic_row = (

@@ -66,6 +66,8 @@ class IssuedLicense:
     license_id: str
     type_code: str
     holder_type: str
+    holder_code: str
+    """The holder's identifier as signed (canonical: upper-case check character)."""
     fields: Mapping[str, FaceValue]
     disclosures: Mapping[str, str]
 
@@ -126,7 +128,13 @@ def issue_license(
         decoys=decoys,
     )
     return IssuedLicense(
-        issued.combined, lid, license_type.code, holder_type, values, issued.disclosures
+        issued.combined,
+        lid,
+        license_type.code,
+        holder_type,
+        holder_code,
+        values,
+        issued.disclosures,
     )
 
 
