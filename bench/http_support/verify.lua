@@ -6,6 +6,13 @@
 -- "sent" (counted here: wrk's own total counts only completed responses) can be
 -- compared exactly with the access records the server wrote.
 --
+-- wrk calls request() once more than it sends: at start-up, on the first thread's state,
+-- to see whether the script pipelines (script_verify_request in wrk.c), before any
+-- connection exists. That call is not a request: it is recognised (no delay() has run
+-- yet: every real send goes through delay() first when the script has one), spends no
+-- code and is not counted. (Counting it made "sent" one higher than the answers, and
+-- the first thread then waited for an answer that could never come until -d ran out.)
+--
 -- RATE (optional, requests per second for all threads together) paces the run on a
 -- fixed schedule: each thread hands out send times at equal intervals, and a connection
 -- that is free waits for the next one. The offered rate is fixed, whatever the server's
@@ -36,6 +43,7 @@ function init(args)
   local path = os.getenv("CODES_DIR") .. "/codes_" .. id .. ".txt"
   for line in io.lines(path) do table.insert(codes, line) end
   sent = 0
+  started = false -- set by the first delay(): request() before it is wrk's probe
   granted = 0 -- sends allowed by delay() whose request() has not run yet
   answered = 0
   non2xx = 0
@@ -53,6 +61,7 @@ end
 function delay()
   -- delay() decides, request() runs later (after the wait): count the decision, or
   -- several connections could each take the last code.
+  started = true
   if sent + granted >= #codes then return 3600 * 1000 end -- done: the connection idles
   granted = granted + 1
   if interval == 0 then return 0 end
@@ -63,16 +72,20 @@ function delay()
   return math.floor(wait)
 end
 
-function request()
-  if granted > 0 then granted = granted - 1 end -- else a connection's first request
-  sent = sent + 1
-  if first_ms == 0 then first_ms = now_ms() end
-  -- Past the end (a connection's first request when there are fewer codes than
-  -- connections): the last code again, which the server refuses as replayed (shown).
-  local code = codes[math.min(sent, #codes)]
+local function post(code)
   local body = '{"text":"' .. code .. '","scenario":"' .. scenario .. '"}'
   return wrk.format("POST", "/v1/verify",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}, body)
+end
+
+function request()
+  if not started then return post(codes[1]) end -- wrk's start-up probe: never sent
+  if granted > 0 then granted = granted - 1 end -- else a resend after a reconnection
+  sent = sent + 1
+  if first_ms == 0 then first_ms = now_ms() end
+  -- Past the end (only a resend after a reconnection can get here): the last code
+  -- again, which the server refuses as replayed (shown).
+  return post(codes[math.min(sent, #codes)])
 end
 
 function response(status, headers, body)

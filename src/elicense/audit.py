@@ -44,6 +44,20 @@ def canonical(record: AccessRecord) -> bytes:
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
+_SEQ_LAST = b'"seq":0}'
+
+
+def canonical_before_seq(record: AccessRecord) -> bytes:
+    """The canonical bytes of ``record`` up to its position: for every ``seq``,
+    ``canonical`` is these bytes, ``seq`` in decimal, then ``}`` ("seq" is the last key
+    in sorted order). A database that places a record itself (PostgreSQL's
+    ``elicense_settle``) hashes exactly what ``record_hash`` would."""
+    whole = canonical(replace(record, seq=0))
+    if not whole.endswith(_SEQ_LAST):  # pragma: no cover - a change of the canonical form
+        raise AssertionError("seq is no longer the last key of the canonical form")
+    return whole[: -len(_SEQ_LAST) + len('"seq":')]
+
+
 def record_hash(prev_hash: bytes, record: AccessRecord) -> bytes:
     return hashlib.sha256(prev_hash + canonical(record)).digest()
 

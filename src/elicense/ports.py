@@ -24,6 +24,7 @@ from elicense.records import (
     LicenseRecord,
     Page,
     RelyingPartyRecord,
+    Settlement,
     StatusEvent,
     StatusListRecord,
 )
@@ -168,6 +169,15 @@ class AccessLog(Protocol):
     def append(self, record: AccessRecord) -> AccessRecord:
         """Assign ``seq``, chain the hash to the previous record and commit durably before
         returning; raises if the write fails (callers fail closed)."""
+        ...
+
+    def settle(self, settlement: Settlement, now: int) -> AccessRecord:
+        """One transaction: consume the settlement's one-time value (as
+        ``ReplayStore.consume`` does); if it was fresh and names a grant, spend one use
+        of it (as ``Consents.use`` does); append the record for that outcome
+        (``record``, ``replayed`` or ``exhausted``, which differ only in what the outcome
+        decides) as ``append`` does. All of it commits, or none of it (raises; callers
+        fail closed). Returns the record as stored."""
         ...
 
     def records(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AccessRecord]: ...
