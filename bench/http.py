@@ -143,6 +143,8 @@ def wrk(port: int, codes: Path, key: str, rate: float = 0, limit: int = 60) -> d
         raise RuntimeError(out)
     r = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
     r["rate"] = r["answered"] / r["seconds"]
+    for bad in re.findall(r"NON2XX (.*)", out):
+        print(f"  (a non-2xx answer: {bad})", file=sys.stderr)
     return r
 
 

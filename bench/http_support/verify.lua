@@ -22,6 +22,8 @@ local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } elk_timespec;
   int clock_gettime(int clk_id, elk_timespec *tp);
+  int getpid(void);
+  int kill(int pid, int sig);
 ]]
 local ts = ffi.new("elk_timespec")
 local function now_ms()
@@ -47,6 +49,7 @@ function init(args)
   granted = 0 -- sends allowed by delay() whose request() has not run yet
   answered = 0
   non2xx = 0
+  first_bad = "" -- the first refusal's status and problem code, to show why
   key = os.getenv("API_KEY")
   scenario = os.getenv("SCENARIO") or "hotel_checkin"
   local rate = tonumber(os.getenv("RATE") or "0")
@@ -88,17 +91,40 @@ function request()
   return post(codes[math.min(sent, #codes)])
 end
 
+-- wrk's main thread sleeps for the whole -d before it collects the threads, whatever they
+-- do: the thread that finishes last (each leaves a file; the last one sees them all)
+-- interrupts that sleep with SIGINT, which wrk takes as "stop now".
+local function finished()
+  local dir = os.getenv("CODES_DIR")
+  io.open(dir .. "/done_" .. id, "w"):close()
+  for t = 0, tonumber(os.getenv("THREADS") or "2") - 1 do
+    local f = io.open(dir .. "/done_" .. t, "r")
+    if f == nil then return end
+    f:close()
+  end
+  ffi.C.kill(ffi.C.getpid(), 2) -- SIGINT
+end
+
 function response(status, headers, body)
   answered = answered + 1
   last_ms = now_ms()
-  if status ~= 200 then non2xx = non2xx + 1 end
-  if answered >= #codes then wrk.thread:stop() end
+  if status ~= 200 then
+    non2xx = non2xx + 1
+    if first_bad == "" then
+      first_bad = status .. " " .. (string.match(body or "", '"code":"([%w._]+)"') or "?")
+    end
+  end
+  if answered == #codes then
+    wrk.thread:stop()
+    finished()
+  end
 end
 
 function done(summary, latency, requests)
   local s, a, bad = 0, 0, 0
   local first, last = math.huge, 0
   for _, t in ipairs(threads) do
+    if t:get("first_bad") ~= "" then io.write("NON2XX " .. t:get("first_bad") .. "\n") end
     s = s + t:get("sent")
     a = a + t:get("answered")
     bad = bad + t:get("non2xx")

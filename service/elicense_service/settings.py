@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     read on every request). Revoking a key or deactivating a relying party takes effect
     within this time; a wrong secret is refused at once (the hash is compared on every
     request)."""
-    verify_threads: int = Field(default=1, ge=1, le=64)
+    verify_threads: int = Field(default=1, ge=0, le=64)
     """Threads per worker that run ``POST /v1/verify`` (each holds one database connection
     while it runs). One is fastest on both databases here (bench/http.py): a verify is
     mostly Python, so more threads only fight over the interpreter lock, and a thread

@@ -656,6 +656,13 @@ def test_checkpoints_are_kept_in_chain_order(storage: SqlStorage) -> None:
     assert storage.access_log.checkpoints()[0] == Checkpoint(3, b"\x03" * 32, NOW + 3, "tok3")
 
 
+def test_a_position_sealed_twice_keeps_its_first_checkpoint(storage: SqlStorage) -> None:
+    # Two workers crossing the sealing interval together both seal the same head.
+    storage.access_log.add_checkpoint(Checkpoint(3, b"\x03" * 32, NOW, "first"))
+    storage.access_log.add_checkpoint(Checkpoint(3, b"\x03" * 32, NOW + 1, "second"))
+    assert storage.access_log.checkpoints() == [Checkpoint(3, b"\x03" * 32, NOW, "first")]
+
+
 # --- failure ---------------------------------------------------------------------------
 
 

@@ -252,15 +252,17 @@ class SqlAccessLog:
         return int(row.seq), bytes(row.hash)
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """A position is sealed once: two workers that seal at the same moment sign the
+        same head (the chain is linear), and the second checkpoint is dropped instead of
+        failing the request that triggered it."""
+        stmt = self._db.insert(checkpoints).values(
+            seq=checkpoint.seq,
+            head_hash=checkpoint.head_hash,
+            at=checkpoint.at,
+            token=checkpoint.token,
+        )
         with self._db.write(single=True) as conn:
-            conn.execute(
-                checkpoints.insert().values(
-                    seq=checkpoint.seq,
-                    head_hash=checkpoint.head_hash,
-                    at=checkpoint.at,
-                    token=checkpoint.token,
-                )
-            )
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=[checkpoints.c.seq]))
 
     def checkpoints(self) -> Sequence[Checkpoint]:
         with self._db.read() as conn:
