@@ -10,12 +10,14 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.types import Receive, Scope, Send
 
 from elicense import qr
 from elicense.claims import local_date
 from elicense.errors import ElicenseError
 from elicense.records import ConsentRecord, LicenseRecord
 from elicense.statuslist import Action, Status
+from elicense_service import problems
 from elicense_service.auth import (
     Holder,
     Issuer,
@@ -85,6 +87,23 @@ async def verify(request: Request) -> Response:
     return await anyio.to_thread.run_sync(
         _verify, rt, presented, body, content_type, request_id, limiter=rt.verify_limiter()
     )
+
+
+async def verify_direct(scope: Scope, receive: Receive, send: Send) -> None:
+    """``POST /v1/verify`` as a plain ASGI app, for ``Envelope`` to call without
+    FastAPI's layers in between (router, exception and body-limit middlewares, the
+    endpoint wrapper): together they cost as much CPU as a scan's own checks. The same
+    ``verify`` runs, and its failures get the same problem responses the app's
+    exception handlers give; anything else propagates to ``Envelope`` as it would."""
+    request = Request(scope, receive)
+    response: Response
+    try:
+        response = await verify(request)
+    except ElicenseError as exc:
+        response = await problems.elicense_error(request, exc)
+    except RequestValidationError as exc:
+        response = await problems.validation_error(request, exc)
+    await response(scope, receive, send)
 
 
 def _presented(request: Request) -> str:
