@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     request)."""
     verify_threads: int = Field(default=1, ge=0, le=64)
     """Threads per worker that run ``POST /v1/verify`` (each holds one database connection
-    while it runs). One is fastest on both databases here (bench/http.py): a verify is
-    mostly Python, so more threads only fight over the interpreter lock, and a thread
-    that waits for the lock while holding SQLite's write gate stalls every worker. Scale
-    with ``--workers`` instead."""
+    while it runs). A verify is mostly Python, so more than one only fights over the
+    interpreter lock: scale with ``--workers`` instead. 0 runs it on the event loop: no
+    thread hop and no lock contention (less CPU per scan), but the worker reads no other
+    request while a scan waits on the database."""
