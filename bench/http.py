@@ -113,9 +113,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def wrk(port: int, codes: Path, key: str, rate: float = 0, limit: int = 60) -> dict[str, float]:
     """Send exactly one request per code in ``codes`` (as fast as answered, or at
-    ``rate`` per second) and wait for every answer, or ``limit`` seconds at most (wrk
-    now and then never sees one answer; the run then ends at the limit, and the
-    throughput is still measured from the first request to the last answer)."""
+    ``rate`` per second) and wait for every answer, or ``limit`` seconds at most (a
+    lost answer ends the run at the limit; the throughput is measured from the first
+    request to the last answer either way)."""
     env = {"CODES_DIR": str(codes), "API_KEY": key, "RATE": f"{rate:.3f}", "THREADS": "2"}
     out = subprocess.run(
         [
@@ -143,6 +143,8 @@ def wrk(port: int, codes: Path, key: str, rate: float = 0, limit: int = 60) -> d
         raise RuntimeError(out)
     r = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
     r["rate"] = r["answered"] / r["seconds"]
+    for bad in re.findall(r"NON2XX (.*)", out):
+        print(f"  (a non-2xx answer: {bad})", file=sys.stderr)
     return r
 
 

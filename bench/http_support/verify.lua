@@ -6,6 +6,13 @@
 -- "sent" (counted here: wrk's own total counts only completed responses) can be
 -- compared exactly with the access records the server wrote.
 --
+-- wrk calls request() once more than it sends: at start-up, on the first thread's state,
+-- to see whether the script pipelines (script_verify_request in wrk.c), before any
+-- connection exists. That call is not a request: it is recognised (no delay() has run
+-- yet: every real send goes through delay() first when the script has one), spends no
+-- code and is not counted. (Counting it made "sent" one higher than the answers, and
+-- the first thread then waited for an answer that could never come until -d ran out.)
+--
 -- RATE (optional, requests per second for all threads together) paces the run on a
 -- fixed schedule: each thread hands out send times at equal intervals, and a connection
 -- that is free waits for the next one. The offered rate is fixed, whatever the server's
@@ -15,6 +22,8 @@ local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } elk_timespec;
   int clock_gettime(int clk_id, elk_timespec *tp);
+  int getpid(void);
+  int kill(int pid, int sig);
 ]]
 local ts = ffi.new("elk_timespec")
 local function now_ms()
@@ -36,9 +45,11 @@ function init(args)
   local path = os.getenv("CODES_DIR") .. "/codes_" .. id .. ".txt"
   for line in io.lines(path) do table.insert(codes, line) end
   sent = 0
+  started = false -- set by the first delay(): request() before it is wrk's probe
   granted = 0 -- sends allowed by delay() whose request() has not run yet
   answered = 0
   non2xx = 0
+  first_bad = "" -- the first refusal's status and problem code, to show why
   key = os.getenv("API_KEY")
   scenario = os.getenv("SCENARIO") or "hotel_checkin"
   local rate = tonumber(os.getenv("RATE") or "0")
@@ -53,6 +64,7 @@ end
 function delay()
   -- delay() decides, request() runs later (after the wait): count the decision, or
   -- several connections could each take the last code.
+  started = true
   if sent + granted >= #codes then return 3600 * 1000 end -- done: the connection idles
   granted = granted + 1
   if interval == 0 then return 0 end
@@ -63,29 +75,56 @@ function delay()
   return math.floor(wait)
 end
 
-function request()
-  if granted > 0 then granted = granted - 1 end -- else a connection's first request
-  sent = sent + 1
-  if first_ms == 0 then first_ms = now_ms() end
-  -- Past the end (a connection's first request when there are fewer codes than
-  -- connections): the last code again, which the server refuses as replayed (shown).
-  local code = codes[math.min(sent, #codes)]
+local function post(code)
   local body = '{"text":"' .. code .. '","scenario":"' .. scenario .. '"}'
   return wrk.format("POST", "/v1/verify",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}, body)
 end
 
+function request()
+  if not started then return post(codes[1]) end -- wrk's start-up probe: never sent
+  if granted > 0 then granted = granted - 1 end -- else a resend after a reconnection
+  sent = sent + 1
+  if first_ms == 0 then first_ms = now_ms() end
+  -- Past the end (only a resend after a reconnection can get here): the last code
+  -- again, which the server refuses as replayed (shown).
+  return post(codes[math.min(sent, #codes)])
+end
+
+-- wrk's main thread sleeps for the whole -d before it collects the threads, whatever they
+-- do: the thread that finishes last (each leaves a file; the last one sees them all)
+-- interrupts that sleep with SIGINT, which wrk takes as "stop now".
+local function finished()
+  local dir = os.getenv("CODES_DIR")
+  io.open(dir .. "/done_" .. id, "w"):close()
+  for t = 0, tonumber(os.getenv("THREADS") or "2") - 1 do
+    local f = io.open(dir .. "/done_" .. t, "r")
+    if f == nil then return end
+    f:close()
+  end
+  ffi.C.kill(ffi.C.getpid(), 2) -- SIGINT
+end
+
 function response(status, headers, body)
   answered = answered + 1
   last_ms = now_ms()
-  if status ~= 200 then non2xx = non2xx + 1 end
-  if answered >= #codes then wrk.thread:stop() end
+  if status ~= 200 then
+    non2xx = non2xx + 1
+    if first_bad == "" then
+      first_bad = status .. " " .. (string.match(body or "", '"code":"([%w._]+)"') or "?")
+    end
+  end
+  if answered == #codes then
+    wrk.thread:stop()
+    finished()
+  end
 end
 
 function done(summary, latency, requests)
   local s, a, bad = 0, 0, 0
   local first, last = math.huge, 0
   for _, t in ipairs(threads) do
+    if t:get("first_bad") ~= "" then io.write("NON2XX " .. t:get("first_bad") .. "\n") end
     s = s + t:get("sent")
     a = a + t:get("answered")
     bad = bad + t:get("non2xx")

@@ -10,6 +10,7 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from elicense.errors import ElicenseError
 from elicense_service import problems
 from elicense_service.ops import ops_router
-from elicense_service.routes import router
+from elicense_service.routes import router, verify_direct
 from elicense_service.runtime import RateLimiter, Runtime
 from elicense_service.settings import Settings
 
@@ -54,10 +55,20 @@ class Envelope:
     costs more than a whole verify's Python overhead under load. Here the response
     passes straight through; only its start message is amended."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        runtime: Runtime,
+        direct: dict[tuple[str, str], tuple[ASGIApp, object]] | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.runtime = runtime
+        self.direct = direct or {}
+        """(method, path) → (ASGI app, its route): endpoints served without the app's
+        routing and middleware layers (``routes.verify_direct``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,8 +99,12 @@ class Envelope:
                 scope, receive, send_wrapped
             )
         else:
+            app = self.app
+            direct = self.direct.get((scope["method"], scope["path"])) if self.direct else None
+            if direct is not None:
+                app, scope["route"] = direct
             try:
-                await self.app(scope, receive, send_wrapped)
+                await app(scope, receive, send_wrapped)
             except Exception as exc:  # the last line of defence: never a 500
                 if started:  # too late for a problem response: the client sees a cut
                     raise
@@ -141,6 +156,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.http_error)
     app.add_exception_handler(Exception, problems.unexpected)
+    direct: dict[tuple[str, str], tuple[ASGIApp, object]] = {}
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -148,5 +164,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Api-Key"],
         )
-    app.add_middleware(Envelope, max_body=settings.max_body_bytes, runtime=runtime)
+    else:  # with CORS on, every request goes through CORSMiddleware
+        verify_route = next(
+            r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/verify"
+        )
+        direct[("POST", "/v1/verify")] = (verify_direct, verify_route)
+    app.add_middleware(Envelope, max_body=settings.max_body_bytes, runtime=runtime, direct=direct)
     return app

@@ -8,15 +8,17 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.types import Receive, Scope, Send
 
 from elicense import qr
 from elicense.claims import local_date
 from elicense.errors import ElicenseError
 from elicense.records import ConsentRecord, LicenseRecord
 from elicense.statuslist import Action, Status
+from elicense_service import problems
 from elicense_service.auth import (
-    ApiKeyDep,
-    BearerDep,
     Holder,
     Issuer,
     RuntimeDep,
@@ -51,31 +53,97 @@ ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys(
 )
 
 
-@router.post("/verify", response_model=VerifyResponse, responses=ERRORS, tags=["relying party"])
-async def verify(
-    body: VerifyRequest, request: Request, rt: RuntimeDep, bearer: BearerDep, api_key: ApiKeyDep
-) -> VerifyResponse:
+_VERIFY_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": VerifyRequest.model_json_schema()}},
+}
+_VERIFY_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+
+
+@router.post(
+    "/verify",
+    response_model=VerifyResponse,
+    responses=ERRORS,
+    tags=["relying party"],
+    openapi_extra={"requestBody": _VERIFY_BODY, "security": _VERIFY_SECURITY},
+)
+async def verify(request: Request) -> Response:
     """Verify a scanned code for one of the relying party's scenarios.
 
     The access record is committed before the response is built; refusals are recorded too
-    and carry ``record_id``. Authentication, the verify and the response are one blocking
-    call on one of the worker's verify threads (``verify_threads``): one threadpool hop
-    per scan instead of one per dependency."""
-    presented = token(bearer, api_key)
+    and carry ``record_id``. The caller is authenticated before the body is even looked
+    at (401 comes before 422). Authentication, the body's validation, the verify and the
+    response are one blocking call on one of the worker's verify threads
+    (``verify_threads``): one threadpool hop per scan, and no dependency or body
+    machinery of FastAPI's on the way (the body and security are declared for the
+    OpenAPI document above and checked here)."""
+    rt: Runtime = request.app.state.runtime
+    presented = _presented(request)
+    body = await request.body()
     request_id: str = request.state.request_id
+    content_type = request.headers.get("content-type")
+    if rt.verify_threads == 0:  # on the event loop itself (see Settings.verify_threads)
+        return _verify(rt, presented, body, content_type, request_id)
     return await anyio.to_thread.run_sync(
-        _verify, rt, presented, body, request_id, limiter=rt.verify_limiter()
+        _verify, rt, presented, body, content_type, request_id, limiter=rt.verify_limiter()
     )
 
 
-def _verify(rt: Runtime, presented: str, body: VerifyRequest, request_id: str) -> VerifyResponse:
+async def verify_direct(scope: Scope, receive: Receive, send: Send) -> None:
+    """``POST /v1/verify`` as a plain ASGI app, for ``Envelope`` to call without
+    FastAPI's layers in between (router, exception and body-limit middlewares, the
+    endpoint wrapper): together they cost as much CPU as a scan's own checks. The same
+    ``verify`` runs, and its failures get the same problem responses the app's
+    exception handlers give; anything else propagates to ``Envelope`` as it would."""
+    request = Request(scope, receive)
+    response: Response
+    try:
+        response = await verify(request)
+    except ElicenseError as exc:
+        response = await problems.elicense_error(request, exc)
+    except RequestValidationError as exc:
+        response = await problems.validation_error(request, exc)
+    await response(scope, receive, send)
+
+
+def _presented(request: Request) -> str:
+    """The API key, as ``auth.token`` takes it from the declared security schemes:
+    ``X-Api-Key`` first, else an ``Authorization: Bearer`` token."""
+    api_key = request.headers.get("x-api-key")
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    bearer = credentials.strip() if scheme.lower() == "bearer" else ""
+    return token(None, api_key or bearer or None)
+
+
+def _verify_request(body: bytes, content_type: str | None) -> VerifyRequest:
+    """The body as FastAPI would validate it: JSON (by content type, when one is given)
+    into the strict model; failures are the same ``request.invalid`` with field names."""
+    if content_type is not None and not _is_json(content_type):
+        raise RequestValidationError([{"type": "model_attributes_type", "loc": ("body",)}])
+    try:
+        return VerifyRequest.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        raise RequestValidationError(errors) from None
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.partition(";")[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def _verify(
+    rt: Runtime, presented: str, body: bytes, content_type: str | None, request_id: str
+) -> Response:
     rp = authenticate_rp(rt, presented)
+    req = _verify_request(body, content_type)
     p = rt.platform
     try:
         out = p.verify_scan(
-            body.text,
+            req.text,
             rp_id=rp,
-            scenario_id=body.scenario,
+            scenario_id=req.scenario,
             now=rt.clock(),
             request_id=request_id,
             rand=rt.rand,
@@ -85,12 +153,12 @@ def _verify(rt: Runtime, presented: str, body: VerifyRequest, request_id: str) -
         if isinstance(seq, int):
             rt.after_record(seq)  # refusals are records too: they count toward sealing
         # A label is a known scenario id, never client text (bounded, no personal data).
-        scenario = body.scenario if body.scenario in p.scenarios else "unknown"
+        scenario = req.scenario if req.scenario in p.scenarios else "unknown"
         rt.metrics.verifications.labels(scenario, "refused", exc.code).inc()
         raise
     rt.after_record(out.seq)
     rt.metrics.verifications.labels(out.scenario, "accepted", "").inc()
-    return VerifyResponse(
+    answer = VerifyResponse(
         record_id=out.record_id,
         scenario=out.scenario,
         basis=out.basis,
@@ -107,6 +175,7 @@ def _verify(rt: Runtime, presented: str, body: VerifyRequest, request_id: str) -
             for d in out.licenses
         ],
     )
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _qr(text: str) -> QrOut:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -13,9 +14,12 @@ from dataclasses import dataclass, field
 import anyio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from elicense.errors import ElicenseError
 from elicense.platform import Platform
 from elicense.records import CredentialRecord
 from elicense.ttlcache import TtlCache
+
+log = logging.getLogger("elicense.service")
 
 
 class Metrics:
@@ -99,12 +103,18 @@ class Runtime:
 
     def after_record(self, seq: int) -> None:
         """Seal the log every ``checkpoint_every`` records so the unsealed window stays
-        bounded (and is exported as a gauge for monitoring)."""
+        bounded (and is exported as a gauge for monitoring). The scan's own record is
+        already committed: a checkpoint that cannot be written is logged and tried again
+        with the next record, and never turns the scan's answer into an error."""
         self.metrics.unsealed.set(max(seq - self._last_checkpoint, 0))
         if seq - self._last_checkpoint < self.checkpoint_every:
             return
         with self._lock:
             if seq - self._last_checkpoint >= self.checkpoint_every:
-                self.platform.checkpoint(self.clock())
+                try:
+                    self.platform.checkpoint(self.clock())
+                except ElicenseError as exc:
+                    log.warning("checkpoint failed", extra={"fields": {"code": exc.code}})
+                    return
                 self._last_checkpoint = seq
                 self.metrics.unsealed.set(0)

@@ -160,12 +160,17 @@ def verify_envelope(
     return lookup
 
 
+def replay_key(platform: str, jti: bytes, expires_at: int) -> tuple[str, str, int]:
+    """The replay store's (namespace, value, expiry) for one use of a token: one use per
+    (signing platform, jti), remembered until no verifier can accept it any more."""
+    return f"jti:{platform}", jti.hex(), expires_at + MAX_LEEWAY
+
+
 def consume_once(replay: ReplayStore, platform: str, jti: bytes, expires_at: int, now: int) -> None:
     """Checklist 15: one use per (signing platform, jti), atomically, across workers.
     Codes and presentations share this single-use rule."""
-    if not replay.consume(
-        f"jti:{platform}", jti.hex(), expires_at=expires_at + MAX_LEEWAY, now=now
-    ):
+    namespace, value, until = replay_key(platform, jti, expires_at)
+    if not replay.consume(namespace, value, expires_at=until, now=now):
         raise ElicenseError("code.replayed")
 
 

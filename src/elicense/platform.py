@@ -18,15 +18,14 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from elicense import consent as consent_mod
 from elicense.audit import sign_checkpoint
 from elicense.catalog import Catalog, LicenseType
 from elicense.claims import day_start, local_date
-from elicense.codes import Kind, VerifiedCode, check_code, consume_code, issue_code, pseudonym
+from elicense.codes import Kind, VerifiedCode, check_code, issue_code, pseudonym, replay_key
 from elicense.disclosure import DisclosedLicense, LicenseView, disclose
 from elicense.errors import ElicenseError
 from elicense.faces import validate_holder
@@ -42,6 +41,7 @@ from elicense.records import (
     HolderRecord,
     LicenseRecord,
     RelyingPartyRecord,
+    Settlement,
     StatusEvent,
 )
 from elicense.scenarios import Scenario, ScenarioSet
@@ -58,16 +58,6 @@ from elicense.ttlcache import TtlCache
 
 STATUS_TTL = 300
 STATUS_LIFETIME = 24 * 3600
-
-
-@runtime_checkable
-class AtomicAccessLog(Protocol):
-    """An access log that can take other writes into the transaction of its next record:
-    inside ``atomic()``, the storage's writes (the replay store, consent uses, the record)
-    commit together or not at all. Optional: ``verify_scan`` works without it, one
-    transaction per write."""
-
-    def atomic(self) -> AbstractContextManager[object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,54 +305,54 @@ class Platform:
         self, scan: _Scan, code: VerifiedCode, pending: ElicenseError | None
     ) -> AccessRecord:
         """Spend the code (and a grant's use) and write the record, in one transaction
-        where the storage offers it. Returns the accepted record or raises the refusal,
-        which is on the record too. If the transaction cannot commit, nothing is recorded,
-        the code is not spent, and nothing leaves (``audit.unavailable``: fail closed)."""
-        refusal: ElicenseError | None = None
+        (``AccessLog.settle``). Returns the accepted record or raises the refusal, which
+        is on the record too. If the transaction cannot commit, nothing is recorded, the
+        code is not spent, and nothing leaves (``audit.unavailable``: fail closed).
+
+        Refusals keep their order: a replayed code outranks everything; then a pending
+        refusal without a basis (no grant is touched); then a grant without a use left;
+        then a pending license refusal (the grant's use is spent with it)."""
+        namespace, value, until = replay_key(code.platform, code.jti, code.expires_at)
+        basis = scan.basis
+        if pending is not None:
+            final = self._refusal(scan, pending.code)
+        else:
+            assert basis is not None  # noqa: S101 - no basis means a pending refusal
+            final = AccessRecord(
+                *scan.head,
+                tuple(d.license_id for d in scan.disclosed),
+                tuple(sorted({k for d in scan.disclosed for k in d.fields})),
+                "accepted",
+                None,
+                basis.consent_id,
+                scan.rid,
+            )
+        settlement = Settlement(
+            namespace,
+            value,
+            until,
+            basis.consent_id if basis is not None else None,
+            final,
+            self._refusal(scan, "code.replayed"),
+            self._refusal(scan, "consent.exhausted"),
+        )
         try:
-            with self._settling():
-                try:
-                    consume_code(self.storage.replay, code, scan.now)
-                    # No basis: its refusal is pending and comes before the grant's
-                    # budget; a license refusal comes after it (the order refusals have
-                    # always had).
-                    if scan.basis is not None:
-                        self._use_grant(scan.basis, scan.now)
-                    if pending is not None:
-                        raise pending
-                except ElicenseError as exc:
-                    refusal = exc
-                if refusal is not None:
-                    stored = self._record(
-                        *scan.head, (), (), "refused", refusal.code, None, scan.rid
-                    )
-                else:
-                    assert scan.basis is not None  # noqa: S101 - no basis means a refusal
-                    stored = self._record(
-                        *scan.head,
-                        tuple(d.license_id for d in scan.disclosed),
-                        tuple(sorted({k for d in scan.disclosed for k in d.fields})),
-                        "accepted",
-                        None,
-                        scan.basis.consent_id,
-                        scan.rid,
-                    )
-        except ElicenseError:
+            stored = self.storage.access_log.settle(settlement, scan.now)
+        except Exception:  # an ElicenseError from storage too: the audit is what failed
             raise ElicenseError("audit.unavailable") from None
-        if refusal is not None:
-            _on_record(refusal, stored)
-            raise refusal
-        return stored
+        if stored.decision == "accepted":
+            return stored
+        assert stored.code is not None  # noqa: S101 - every refusal record has its code
+        if pending is not None and stored.code == pending.code:
+            refusal = pending
+        else:
+            refusal = ElicenseError(stored.code)
+        _on_record(refusal, stored)
+        raise refusal
 
-    def _use_grant(self, basis: consent_mod.AccessBasis, now: int) -> None:
-        if basis.consent_id is not None and not self.storage.consents.use(basis.consent_id, now):
-            raise ElicenseError("consent.exhausted")
-
-    def _settling(self) -> AbstractContextManager[object]:
-        """One transaction for the writes that settle a scan, where the storage offers
-        it; otherwise each write commits on its own, in the same order."""
-        log = self.storage.access_log
-        return log.atomic() if isinstance(log, AtomicAccessLog) else nullcontext()
+    @staticmethod
+    def _refusal(scan: _Scan, code: str) -> AccessRecord:
+        return AccessRecord(*scan.head, (), (), "refused", code, None, scan.rid)
 
     def _basis(
         self,

@@ -24,6 +24,7 @@ from elicense.records import (
     LicenseRecord,
     Page,
     RelyingPartyRecord,
+    Settlement,
     StatusEvent,
     StatusListRecord,
 )
@@ -185,6 +186,15 @@ class AccessLog(Protocol):
         returning; raises if the write fails (callers fail closed)."""
         ...
 
+    def settle(self, settlement: Settlement, now: int) -> AccessRecord:
+        """One transaction: consume the settlement's one-time value (as
+        ``ReplayStore.consume`` does); if it was fresh and names a grant, spend one use
+        of it (as ``Consents.use`` does); append the record for that outcome
+        (``record``, ``replayed`` or ``exhausted``, which differ only in what the outcome
+        decides) as ``append`` does. All of it commits, or none of it (raises; callers
+        fail closed). Returns the record as stored."""
+        ...
+
     def records(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AccessRecord]: ...
     def for_holder(self, pseudonym: str, *, after: str | None, limit: int) -> Page: ...
     def for_rp(self, rp_id: str, *, after: str | None, limit: int) -> Page: ...
@@ -193,7 +203,11 @@ class AccessLog(Protocol):
         ...
 
     def head(self) -> tuple[int, bytes]: ...
-    def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Keep a signed checkpoint; one of a position already sealed is dropped (the
+        first one stands)."""
+        ...
+
     def checkpoints(self) -> Sequence[Checkpoint]: ...
 
 

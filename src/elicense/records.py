@@ -147,6 +147,27 @@ class AccessRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Settlement:
+    """The writes that settle one scan (``AccessLog.settle``): a one-time value to
+    consume, perhaps one use of a standing grant to spend, and the record to append for
+    each way that can turn out. Everything is decided before the write; the store only
+    picks the record its outcome names, so a scan costs one short transaction."""
+
+    replay_namespace: str
+    replay_value: str
+    replay_expires_at: int
+    """The value's expiry: until then it cannot be consumed again (see ``replay``)."""
+    consent_id: str | None
+    """A grant whose use the scan spends; None when the basis is not a grant."""
+    record: AccessRecord
+    """Appended when the value was fresh (and the grant had a use left)."""
+    replayed: AccessRecord
+    """Appended instead when the value was already consumed (nothing is spent)."""
+    exhausted: AccessRecord
+    """Appended instead when the grant had no use left (the value stays consumed)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A signed statement of the chain's head: (seq, hash) at a time."""
 

@@ -94,3 +94,46 @@ def test_the_envelope_sets_its_headers_on_every_answer(service: Service) -> None
     assert refused.status_code == 413
     assert refused.json()["code"] == "request.too_large"
     assert len(refused.headers["X-Request-Id"]) == 16
+
+
+def test_verify_authenticates_before_it_looks_at_the_body(tmp_path: Path) -> None:
+    svc = build_service(tmp_path)
+    try:
+        key = svc.demo.rp_keys["hotel-qidu"]
+        garbage = {"content": b"{not json", "headers": {"Content-Type": "application/json"}}
+        r = svc.client.post("/v1/verify", **garbage)  # type: ignore[arg-type]
+        assert (r.status_code, r.json()["code"]) == (401, "auth.invalid")
+        wrong = {"Authorization": f"Bearer {key[:-4]}AAAA", "Content-Type": "application/json"}
+        r = svc.client.post("/v1/verify", content=b"{not json", headers=wrong)
+        assert (r.status_code, r.json()["code"]) == (401, "auth.invalid")
+        # Authenticated: now the body is checked, and the problem names the fields.
+        r = svc.client.post("/v1/verify", json={"text": 7}, headers={"X-Api-Key": key})
+        assert (r.status_code, r.json()["code"]) == (422, "request.invalid")
+        assert r.json()["fields"] == ["body.text", "body.scenario"]
+        as_text = {"X-Api-Key": key, "Content-Type": "text/plain"}
+        r = svc.client.post("/v1/verify", content=b"{}", headers=as_text)
+        assert (r.status_code, r.json()["fields"]) == (422, ["body"])
+    finally:
+        svc.platform.storage.close()
+
+
+def test_verify_on_the_event_loop_answers_as_on_a_thread(tmp_path: Path) -> None:
+    svc = build_service(tmp_path)
+    try:
+        key = svc.demo.rp_keys["hotel-qidu"]
+        on_thread = svc.client.post(
+            "/v1/verify",
+            json={"text": svc.code(), "scenario": "hotel_checkin"},
+            headers={"X-Api-Key": key},
+        ).json()
+        svc.client.app.state.runtime.verify_threads = 0  # type: ignore[attr-defined]
+        inline = svc.client.post(
+            "/v1/verify",
+            json={"text": svc.code(), "scenario": "hotel_checkin"},
+            headers={"X-Api-Key": key},
+        ).json()
+        assert on_thread.pop("record_id") != inline.pop("record_id")
+        assert inline == on_thread
+        assert inline["licenses"]
+    finally:
+        svc.platform.storage.close()

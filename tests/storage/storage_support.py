@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from elicense.identifiers.license_id import compose_license_id
@@ -20,6 +21,7 @@ from elicense.records import (
     ConsentRecord,
     HolderRecord,
     LicenseRecord,
+    Settlement,
 )
 from elicense.storage import SqlStorage, open_storage
 
@@ -168,6 +170,25 @@ def race_worker(
             def go(k: int) -> bool:
                 store.access_log.append(access(f"{os.getpid()}-{k}", "ab" * 16))
                 return True
+
+        elif what == "settle":
+
+            def go(k: int) -> bool:
+                rid = f"{os.getpid()}-{k}"
+                record = access(rid, "ab" * 16, consent_id="consent-race")
+                refused = replace(
+                    record, license_ids=(), field_names=(), decision="refused", consent_id=None
+                )
+                settlement = Settlement(
+                    "code",
+                    "jti-race",
+                    NOW + 300,
+                    "consent-race",
+                    record,
+                    replace(refused, code="code.replayed"),
+                    replace(refused, code="consent.exhausted"),
+                )
+                return store.access_log.settle(settlement, NOW).decision == "accepted"
 
         elif what == "issue":
 

@@ -90,6 +90,19 @@ def test_concurrent_appends_from_two_processes_form_one_gapless_chain(
     assert audit.verify_chain(records) == []
 
 
+def test_one_code_settled_by_2_processes_x_8_threads_is_accepted_once_in_one_chain(
+    database: Database, storage: SqlStorage
+) -> None:
+    storage.consents.put(consent("consent-race", "ab" * 16, max_uses=5))
+    wins = race(database, "settle", 64)
+    assert sum(wins) == 1
+    records = storage.access_log.records()
+    assert [r.seq for r in records] == list(range(1, 65))
+    assert audit.verify_chain(records) == []
+    assert [r.code for r in records].count("code.replayed") == 63
+    assert storage.consents.get("consent-race").uses == 1  # type: ignore[union-attr]
+
+
 def test_concurrent_issuance_for_one_new_owner_never_reuses_a_status_index(
     database: Database, storage: SqlStorage
 ) -> None:

@@ -20,6 +20,7 @@ from elicense.records import (
     KeyRecord,
     LicenseRecord,
     RelyingPartyRecord,
+    Settlement,
     StatusEvent,
 )
 from elicense.statuslist import IndexPermutation, StatusList
@@ -536,6 +537,75 @@ def test_a_record_refused_by_the_database_leaves_the_chain_head_alone(
     assert storage.access_log.append(access("a2", None)).seq == 2
 
 
+def _settlement(
+    rid: str, value: str, consent_id: str | None = None, rp_id: str = "rp-hotel"
+) -> Settlement:
+    accepted = access(rid, "ab" * 16, consent_id=consent_id, rp_id=rp_id)
+    refused = replace(accepted, license_ids=(), field_names=(), decision="refused", consent_id=None)
+    return Settlement(
+        "code",
+        value,
+        NOW + 300,
+        consent_id,
+        accepted,
+        replace(refused, code="code.replayed"),
+        replace(refused, code="consent.exhausted"),
+    )
+
+
+def test_settle_consumes_the_value_spends_the_grant_and_chains_the_record(
+    storage: SqlStorage,
+) -> None:
+    storage.consents.put(consent("c1", "ab" * 16, max_uses=2))
+    before = storage.access_log.append(access("a0", None))
+    stored = storage.access_log.settle(_settlement("a1", "j1", "c1"), NOW)
+    assert (stored.seq, stored.decision, stored.consent_id) == (2, "accepted", "c1")
+    assert stored.prev_hash == before.hash
+    assert stored.hash == audit.record_hash(before.hash, stored)
+    assert list(storage.access_log.records()) == [before, stored]
+    assert storage.access_log.head() == (2, stored.hash)
+    assert storage.consents.get("c1").uses == 1  # type: ignore[union-attr]
+    assert storage.replay.consume("code", "j1", expires_at=NOW + 300, now=NOW) is False
+    # A record with non-ASCII names and no grant chains the same way.
+    assert storage.access_log.settle(_settlement("a2", "j2", rp_id="旅馆"), NOW).rp_id == "旅馆"
+    assert audit.verify_chain(storage.access_log.records()) == []
+
+
+def test_settle_of_a_consumed_value_appends_the_replayed_record_and_spends_nothing(
+    storage: SqlStorage,
+) -> None:
+    storage.consents.put(consent("c1", "ab" * 16, max_uses=2))
+    assert storage.replay.consume("code", "j1", expires_at=NOW + 300, now=NOW) is True
+    stored = storage.access_log.settle(_settlement("a1", "j1", "c1"), NOW)
+    assert (stored.decision, stored.code, stored.license_ids, stored.consent_id) == (
+        "refused", "code.replayed", (), None,
+    )  # fmt: skip
+    assert storage.consents.get("c1").uses == 0  # type: ignore[union-attr]
+    assert list(storage.access_log.records()) == [stored]
+    assert audit.verify_chain([stored]) == []
+
+
+def test_settle_with_a_spent_grant_appends_the_exhausted_record_and_keeps_the_code_spent(
+    storage: SqlStorage,
+) -> None:
+    storage.consents.put(consent("c1", "ab" * 16, max_uses=1, uses=1))
+    stored = storage.access_log.settle(_settlement("a1", "j1", "c1"), NOW)
+    assert (stored.decision, stored.code) == ("refused", "consent.exhausted")
+    assert storage.replay.consume("code", "j1", expires_at=NOW + 300, now=NOW) is False
+    assert audit.verify_chain(storage.access_log.records()) == []
+
+
+def test_a_settlement_that_cannot_be_written_leaves_nothing_behind(storage: SqlStorage) -> None:
+    storage.consents.put(consent("c1", "ab" * 16, max_uses=2))
+    first = storage.access_log.append(access("a1", None))
+    with pytest.raises(ElicenseError) as exc:  # the record's id is taken
+        storage.access_log.settle(_settlement("a1", "j1", "c1"), NOW)
+    assert exc.value.code == "storage.conflict"
+    assert storage.access_log.head() == (1, first.hash)
+    assert storage.consents.get("c1").uses == 0  # type: ignore[union-attr]
+    assert storage.replay.consume("code", "j1", expires_at=NOW + 300, now=NOW) is True
+
+
 def test_an_edited_stored_record_is_found_by_verify_chain(storage: SqlStorage) -> None:
     for i in range(3):
         storage.access_log.append(access(f"a{i}", "ab" * 16))
@@ -584,6 +654,13 @@ def test_checkpoints_are_kept_in_chain_order(storage: SqlStorage) -> None:
     storage.access_log.add_checkpoint(Checkpoint(3, b"\x03" * 32, NOW + 3, "tok3"))
     assert [c.seq for c in storage.access_log.checkpoints()] == [3, 9]
     assert storage.access_log.checkpoints()[0] == Checkpoint(3, b"\x03" * 32, NOW + 3, "tok3")
+
+
+def test_a_position_sealed_twice_keeps_its_first_checkpoint(storage: SqlStorage) -> None:
+    # Two workers crossing the sealing interval together both seal the same head.
+    storage.access_log.add_checkpoint(Checkpoint(3, b"\x03" * 32, NOW, "first"))
+    storage.access_log.add_checkpoint(Checkpoint(3, b"\x03" * 32, NOW + 1, "second"))
+    assert storage.access_log.checkpoints() == [Checkpoint(3, b"\x03" * 32, NOW, "first")]
 
 
 # --- failure ---------------------------------------------------------------------------

@@ -36,14 +36,17 @@ from .storage_support import (
 runner = CliRunner()
 
 
-def test_head_is_the_second_revision() -> None:
-    assert head_revision() == "0002"
+HEAD = "0003"
+
+
+def test_head_is_the_third_revision() -> None:
+    assert head_revision() == HEAD
 
 
 def test_upgrade_from_empty_builds_exactly_the_declared_schema(database: Database) -> None:
     url, schema = database
     assert current_revision(url, schema=schema) is None
-    assert upgrade(url, schema=schema) == "0002"
+    assert upgrade(url, schema=schema) == HEAD
     store = open_for(url, schema, check_schema=False)
     try:
         with store.db.read() as conn:
@@ -53,13 +56,13 @@ def test_upgrade_from_empty_builds_exactly_the_declared_schema(database: Databas
         assert tables == {*metadata.tables, "alembic_version"}
     finally:
         store.close()
-    assert current_revision(url, schema=schema) == "0002"
+    assert current_revision(url, schema=schema) == HEAD
 
 
 def test_upgrade_again_is_a_no_op(database: Database) -> None:
     url, schema = database
     upgrade(url, schema=schema)
-    assert upgrade(url, schema=schema) == "0002"
+    assert upgrade(url, schema=schema) == HEAD
 
 
 def test_upgrade_from_the_previous_revision_keeps_the_data(database: Database) -> None:
@@ -107,7 +110,7 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(database: Database) -
         open_for(url, schema)
     assert refused.value.code == "storage.schema_outdated"
 
-    assert upgrade(url, schema=schema) == "0002"
+    assert upgrade(url, schema=schema) == HEAD
     store = open_for(url, schema, list_size=16)
     try:
         kept = store.licenses.get(lid)
@@ -136,7 +139,7 @@ def test_the_service_refuses_an_unmigrated_database_and_names_the_command(
         open_storage(url, status_key=STATUS_KEY, schema=schema)
     assert exc.value.code == "storage.schema_outdated"
     assert "elicense db upgrade" in exc.value.message
-    assert exc.value.details == {"current": None, "expected": "0002"}
+    assert exc.value.details == {"current": None, "expected": HEAD}
 
 
 def test_a_database_migrated_by_a_newer_release_is_refused_too(database: Database) -> None:
@@ -208,13 +211,13 @@ def test_db_upgrade_creates_then_reports_up_to_date(database: Database) -> None:
         "ok": True,
         "url": "",
         "from": None,
-        "to": "0002",
+        "to": HEAD,
     }
     again = runner.invoke(app, ["db", "upgrade", "--url", url])
     assert again.exit_code == 0
     assert "up to date" in again.stdout
     current = runner.invoke(app, ["db", "current", "--url", url, "--json"])
-    assert json.loads(current.stdout)["current"] == "0002"
+    assert json.loads(current.stdout)["current"] == HEAD
     assert json.loads(current.stdout)["up_to_date"] is True
 
 
@@ -225,7 +228,7 @@ def test_db_upgrade_migrates_from_the_previous_revision(database: Database) -> N
     assert "needs `elicense db upgrade`" in before.stdout
     result = runner.invoke(app, ["db", "upgrade", "--url", _cli_url(database)])
     assert result.exit_code == 0
-    assert "from 0001 to 0002" in result.stdout
+    assert f"from 0001 to {HEAD}" in result.stdout
 
 
 def test_db_commands_read_the_url_from_the_environment(

@@ -80,9 +80,9 @@ class SqlStorage:
         self.relying_parties: RelyingParties = SqlRelyingParties(db)
         self.credentials: Credentials = SqlCredentials(db)
         self.consents: Consents = SqlConsents(db)
-        self.access_log: AccessLog = SqlAccessLog(db)
         self._replay = SqlReplayStore(db)
         self.replay: ReplayStore = self._replay
+        self.access_log: AccessLog = SqlAccessLog(db, self._replay)
 
     def purge_replay(self, now: int) -> int:
         """Delete replay entries that can no longer replay (``consume`` also does this

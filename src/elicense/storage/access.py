@@ -7,6 +7,11 @@ two short statements, so several workers append in a strict total order without 
 the records table. Any failure raises: the service then refuses the verification rather
 than answer without a record (fail closed).
 
+``settle`` is a scan's whole write: the code's single use, a grant's use and the record,
+in one transaction. On SQLite that is the three adapters' statements in one local
+transaction; on PostgreSQL one call of ``elicense_settle`` (migration 0003), one round
+trip. Both run on the driver directly (``Database.driver``), as ``append`` does.
+
 Listings for a holder and for a relying party page newest first by ``seq`` (the cursor is
 the last ``seq`` seen, as a decimal string); ``records`` walks the chain oldest first for
 verification and export.
@@ -14,17 +19,18 @@ verification and export.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, func, select
 
 from elicense import audit
 from elicense.errors import ElicenseError
 from elicense.identifiers.license_id import ROOT_OID
-from elicense.records import AccessRecord, Checkpoint, Page
-from elicense.storage.db import Database
+from elicense.records import AccessRecord, Checkpoint, Page, Settlement
+from elicense.storage import consents, replay
+from elicense.storage.db import Database, DriverConnection
 from elicense.storage.schema import access_head, access_records, checkpoints
 
 
@@ -59,6 +65,14 @@ def _record(row: Row[Any]) -> AccessRecord:
     )
 
 
+def _placed(record: AccessRecord, seq: int, prev_hash: bytes, digest: bytes) -> AccessRecord:
+    return AccessRecord(
+        record.id, record.at, record.rp_id, record.scenario_id, record.holder_pseudonym,
+        record.license_ids, record.field_names, record.decision, record.code,
+        record.consent_id, record.request_id, int(seq), bytes(prev_hash), bytes(digest),
+    )  # fmt: skip
+
+
 def _cursor(after: str | None) -> int | None:
     if after is None:
         return None
@@ -67,58 +81,127 @@ def _cursor(after: str | None) -> int | None:
     return int(after)
 
 
-# The append's statements are built once: building and cache-keying a fifteen-column
-# INSERT costs more than running it on SQLite, on every scan.
-_LOCK_HEAD = (
-    select(access_head.c.seq, access_head.c.hash).where(access_head.c.id == 1).with_for_update()
+_HEAD = "SELECT seq, hash FROM access_head WHERE id = 1"
+_INSERT = (
+    "INSERT INTO access_records (seq, id, at, rp_id, scenario_id, holder_pseudonym, "
+    "license_ids, field_names, type_code, decision, code, consent_id, request_id, prev_hash, "
+    "hash) VALUES (:seq, :id, :at, :rp_id, :scenario_id, :holder_pseudonym, :license_ids, "
+    ":field_names, :type_code, :decision, :code, :consent_id, :request_id, :prev_hash, :hash)"
 )
-_INSERT_RECORD = access_records.insert()
-_MOVE_HEAD = (
-    update(access_head)
-    .where(access_head.c.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_MOVE_HEAD = "UPDATE access_head SET seq = :seq, hash = :hash WHERE id = 1"
+_SETTLE_PG = (
+    "SELECT o_outcome, o_seq, o_prev_hash, o_hash FROM elicense_settle(:now, :namespace, "
+    ":value, :expires_at, :consent_id, :id, :at, :rp_id, :scenario_id, :holder, :request_id, "
+    ":license_ids, :field_names, :type_codes, :decisions, :codes, :consent_ids, :canonical)"
 )
+
+
+def _json(values: tuple[str, ...]) -> str:
+    """A JSON column's text, as SQLAlchemy's JSON type writes it."""
+    return json.dumps(list(values))
+
+
+def _row(placed: AccessRecord) -> dict[str, Any]:
+    return {
+        "seq": placed.seq,
+        "id": placed.id,
+        "at": placed.at,
+        "rp_id": placed.rp_id,
+        "scenario_id": placed.scenario_id,
+        "holder_pseudonym": placed.holder_pseudonym,
+        "license_ids": _json(placed.license_ids),
+        "field_names": _json(placed.field_names),
+        "type_code": type_code_of(placed.license_ids),
+        "decision": placed.decision,
+        "code": placed.code,
+        "consent_id": placed.consent_id,
+        "request_id": placed.request_id,
+        "prev_hash": placed.prev_hash,
+        "hash": placed.hash,
+    }
 
 
 class SqlAccessLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, replay_store: replay.SqlReplayStore | None = None) -> None:
         self._db = db
+        self._replay = replay_store
+        pg = db.kind == "postgresql"
+        self._head = db.sql(_HEAD + (" FOR UPDATE" if pg else ""))
+        self._insert = db.sql(_INSERT)
+        self._move_head = db.sql(_MOVE_HEAD)
+        self._consume = db.sql(replay.CONSUME)
+        self._use = db.sql(consents.USE)
+        self._settle_pg = db.sql(_SETTLE_PG) if pg else None
 
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        """One write transaction that the storage's other writes in the block join (the
-        replay store, consent uses, ``append``): they commit together or not at all.
-        ``Platform.verify_scan`` settles a scan in one, so the code's single use and its
-        access record are a single commit. A failure raises ``audit.unavailable``."""
-        with self._db.write("audit.unavailable"):
-            yield
+    def _append(self, conn: DriverConnection, record: AccessRecord) -> AccessRecord:
+        seq, prev = conn.execute(self._head, ()).fetchone()
+        placed = audit.chain(record, int(seq) + 1, bytes(prev))
+        conn.execute(self._insert, _row(placed))
+        conn.execute(self._move_head, {"seq": placed.seq, "hash": placed.hash})
+        return placed
 
     def append(self, record: AccessRecord) -> AccessRecord:
-        with self._db.write() as conn:
-            head = conn.execute(_LOCK_HEAD).one()
-            placed = audit.chain(record, int(head.seq) + 1, bytes(head.hash))
-            conn.execute(
-                _INSERT_RECORD,
-                {
-                    "seq": placed.seq,
-                    "id": placed.id,
-                    "at": placed.at,
-                    "rp_id": placed.rp_id,
-                    "scenario_id": placed.scenario_id,
-                    "holder_pseudonym": placed.holder_pseudonym,
-                    "license_ids": list(placed.license_ids),
-                    "field_names": list(placed.field_names),
-                    "type_code": type_code_of(placed.license_ids),
-                    "decision": placed.decision,
-                    "code": placed.code,
-                    "consent_id": placed.consent_id,
-                    "request_id": placed.request_id,
-                    "prev_hash": placed.prev_hash,
-                    "hash": placed.hash,
-                },
-            )
-            conn.execute(_MOVE_HEAD, {"new_seq": placed.seq, "new_hash": placed.hash})
-        return placed
+        with self._db.driver(write=True) as conn:
+            return self._append(conn, record)
+
+    def settle(self, settlement: Settlement, now: int) -> AccessRecord:
+        """See ``ports.AccessLog.settle``. Any failure is ``audit.unavailable``."""
+        if self._replay is not None:
+            self._replay.tick(now)  # the replay table's occasional purge
+        if self._settle_pg is not None:
+            return self._settle_in_one_call(self._settle_pg, settlement, now)
+        s = settlement
+        params = {
+            "namespace": s.replay_namespace,
+            "value": s.replay_value,
+            "expires_at": s.replay_expires_at,
+            "now": now,
+        }
+        with self._db.driver(write=True, unavailable="audit.unavailable") as conn:
+            if conn.execute(self._consume, params).rowcount != 1:
+                record = s.replayed
+            elif (
+                s.consent_id is not None
+                and conn.execute(self._use, {"id": s.consent_id, "now": now}).rowcount != 1
+            ):
+                record = s.exhausted
+            else:
+                record = s.record
+            return self._append(conn, record)
+
+    def _settle_in_one_call(self, sql: str, s: Settlement, now: int) -> AccessRecord:
+        """PostgreSQL: ``elicense_settle`` picks one of the three records and places it."""
+        variants = (s.record, s.replayed, s.exhausted)
+        head = s.record
+        for v in variants:
+            if (v.id, v.at, v.rp_id, v.scenario_id, v.holder_pseudonym, v.request_id) != (
+                head.id, head.at, head.rp_id, head.scenario_id, head.holder_pseudonym,
+                head.request_id,
+            ):  # fmt: skip
+                raise ValueError("a settlement's records differ only in their outcome")
+        params = {
+            "now": now,
+            "namespace": s.replay_namespace,
+            "value": s.replay_value,
+            "expires_at": s.replay_expires_at,
+            "consent_id": s.consent_id,
+            "id": head.id,
+            "at": head.at,
+            "rp_id": head.rp_id,
+            "scenario_id": head.scenario_id,
+            "holder": head.holder_pseudonym,
+            "request_id": head.request_id,
+            "license_ids": [_json(v.license_ids) for v in variants],
+            "field_names": [_json(v.field_names) for v in variants],
+            "type_codes": [type_code_of(v.license_ids) for v in variants],
+            "decisions": [v.decision for v in variants],
+            "codes": [v.code for v in variants],
+            "consent_ids": [v.consent_id for v in variants],
+            "canonical": [audit.canonical_before_seq(v) for v in variants],
+        }
+        with self._db.driver(write=True, single=True, unavailable="audit.unavailable") as conn:
+            outcome, seq, prev, digest = conn.execute(sql, params).fetchone()
+        return _placed(variants[outcome], seq, prev, digest)
 
     def records(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AccessRecord]:
         stmt = (
@@ -169,15 +252,17 @@ class SqlAccessLog:
         return int(row.seq), bytes(row.hash)
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """A position is sealed once: two workers that seal at the same moment sign the
+        same head (the chain is linear), and the second checkpoint is dropped instead of
+        failing the request that triggered it."""
+        stmt = self._db.insert(checkpoints).values(
+            seq=checkpoint.seq,
+            head_hash=checkpoint.head_hash,
+            at=checkpoint.at,
+            token=checkpoint.token,
+        )
         with self._db.write(single=True) as conn:
-            conn.execute(
-                checkpoints.insert().values(
-                    seq=checkpoint.seq,
-                    head_hash=checkpoint.head_hash,
-                    at=checkpoint.at,
-                    token=checkpoint.token,
-                )
-            )
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=[checkpoints.c.seq]))
 
     def checkpoints(self) -> Sequence[Checkpoint]:
         with self._db.read() as conn:

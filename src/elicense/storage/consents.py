@@ -38,6 +38,15 @@ def _consent(row: Row[Any]) -> ConsentRecord:
     )
 
 
+USE = (
+    "UPDATE consents SET uses = uses + 1 WHERE id = :id AND revoked_at IS NULL "
+    "AND valid_until > :now AND (max_uses IS NULL OR uses < max_uses)"
+)
+"""Spending one use: ``_live`` and the increment in one statement (run by the driver
+directly, see ``Database.driver``; ``AccessLog.settle`` runs it inside a scan's
+transaction)."""
+
+
 def _live(now: int) -> Any:
     """A consent can still be used at ``now``: not revoked, not expired, budget left."""
     return (
@@ -50,6 +59,7 @@ def _live(now: int) -> Any:
 class SqlConsents:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._use = db.sql(USE)
 
     def put(self, consent: ConsentRecord) -> None:
         with self._db.write(single=True) as conn:
@@ -110,10 +120,5 @@ class SqlConsents:
             return conn.execute(stmt).rowcount == 1
 
     def use(self, consent_id: str, now: int) -> bool:
-        stmt = (
-            update(consents)
-            .where(consents.c.id == consent_id, *_live(now))
-            .values(uses=consents.c.uses + 1)
-        )
-        with self._db.write(single=True) as conn:
-            return conn.execute(stmt).rowcount == 1
+        with self._db.driver(write=True, single=True) as conn:
+            return conn.execute(self._use, {"id": consent_id, "now": now}).rowcount == 1

@@ -26,14 +26,16 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
@@ -44,7 +46,40 @@ from elicense.errors import ElicenseError
 #: Execution option marking a connection whose next transaction writes.
 WRITE = "elicense_write"
 BUSY_TIMEOUT_S = 10.0
+PING_AFTER_IDLE_S = 1.0
+"""A pooled PostgreSQL connection idle for longer than this is pinged before use."""
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+try:  # the postgres extra: without it only SQLite is available
+    import psycopg
+except ImportError:  # pragma: no cover - the test environment installs it
+    _DRIVER_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+    _DRIVER_CONFLICTS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+else:
+    _DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
+    _DRIVER_CONFLICTS = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+_FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, *_DRIVER_ERRORS)
+"""What ``read``/``write``/``driver`` turn into ``ElicenseError``."""
+
+
+class DriverCursor(Protocol):
+    """What the hot statements use of a DBAPI cursor (sqlite3's and psycopg's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class DriverConnection(Protocol):
+    """A DBAPI connection's ``execute`` (sqlite3 and psycopg both have one): SQL in the
+    driver's own parameter style (see ``Database.sql``), tuples back."""
+
+    def execute(self, sql: str, params: Any, /) -> DriverCursor: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +137,14 @@ def make_engine(target: Target, *, pool_size: int = 5, max_overflow: int = 10) -
         connect_args: dict[str, Any] = {"connect_timeout": 10}
         if target.schema is not None:
             connect_args["options"] = f"-csearch_path={target.schema}"
-        return create_engine(
+        engine = create_engine(
             target.url,
-            pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=max_overflow,
             connect_args=connect_args,
         )
+        _ping_idle_connections(engine)
+        return engine
     if target.memory:
         # One in-memory database must outlive checkouts, so one connection is shared and
         # ``Database`` serialises its use with a lock.
@@ -126,6 +162,32 @@ def make_engine(target: Target, *, pool_size: int = 5, max_overflow: int = 10) -
         )
     _sqlite_events(engine, wal=not target.memory, synchronous=target.synchronous)
     return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections that sat idle in the pool.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a network round trip and a
+    statement on the server for every transaction, a fifth of a scan's database work. A
+    connection that went back to the pool less than ``PING_AFTER_IDLE_S`` ago was
+    working then, so only older ones are pinged; a dead one is replaced before use (the
+    pool retries on ``DisconnectionError``). A connection that dies within that second
+    (the server stays up but kills it) fails its next transaction with
+    ``storage.unavailable``, or the caller's code (fail closed), and is discarded."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi: Any, record: Any) -> None:
+        record.info["elicense_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("elicense_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # a new connection, or one that just worked
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception:
+            raise exc.DisconnectionError() from None
 
 
 def _sqlite_events(engine: Engine, *, wal: bool, synchronous: str = "NORMAL") -> None:
@@ -200,7 +262,7 @@ class Database:
             if target.kind == "sqlite" and not target.memory
             else nullcontext()
         )
-        self._active: ContextVar[Connection | None] = ContextVar(
+        self._active: ContextVar[Connection | Any | None] = ContextVar(
             f"elicense_storage_{id(self)}", default=None
         )
 
@@ -241,6 +303,8 @@ class Database:
             # Called from inside a transaction on this thread (a ``build`` callback
             # reading its new status list): join it, so the caller sees its own
             # uncommitted rows and never waits on the lock its own transaction holds.
+            if not isinstance(active, Connection):
+                raise RuntimeError("an SQLAlchemy statement inside a driver-level transaction")
             yield active
             return
         try:
@@ -256,14 +320,73 @@ class Database:
                         yield conn
                     finally:
                         self._active.reset(token)
-        except IntegrityError as exc:
-            raise ElicenseError("storage.conflict", details=_conflict_details(exc)) from None
-        except DBAPIError as exc:
-            raise ElicenseError(unavailable, details=_failure_details(exc)) from None
-        except SQLAlchemyError as exc:
-            raise ElicenseError(unavailable, details={"reason": type(exc).__name__}) from None
-        except OSError:  # the SQLite write gate's lock file: fail closed like the database
-            raise ElicenseError(unavailable, details={"reason": "lock file"}) from None
+        except _FAILURES as exc:
+            raise _failure(exc, unavailable) from None
+
+    def sql(self, text: str) -> str:
+        """A hot statement in the driver's parameter style: written with ``:name``
+        placeholders (sqlite3's), turned into ``%(name)s`` for psycopg. Build once."""
+        if self.kind == "postgresql":
+            return _NAMED.sub(r"%(\1)s", text.replace("%", "%%"))
+        return text
+
+    @contextmanager
+    def driver(
+        self, *, write: bool = False, single: bool = False, unavailable: str = "storage.unavailable"
+    ) -> Iterator[DriverConnection]:
+        """The DBAPI connection itself, for the few statements every scan runs.
+
+        SQLAlchemy's execution layer (events, compiled-statement cache, result objects)
+        and its transaction bookkeeping cost several times what these small statements
+        cost on SQLite: a scan's reads and its settling write use the driver directly,
+        with the same rules as ``read``/``write``. ``write=False`` is for one read
+        statement: no transaction on SQLite (the statement is its own), autocommit on
+        PostgreSQL (no BEGIN/COMMIT round trips). ``write=True`` is a transaction:
+        ``BEGIN IMMEDIATE`` behind the write gate on SQLite, a transaction on
+        PostgreSQL, which ``single=True`` (one statement, e.g. a function call) runs in
+        autocommit as its own. Inside a ``read``/``write``/``driver`` block on this
+        thread, it joins that transaction. Failures map to the same ``ElicenseError``
+        codes; a connection that broke is discarded."""
+        active = self._active.get()
+        if active is not None:
+            joined = (
+                active.connection.driver_connection if isinstance(active, Connection) else active
+            )
+            try:
+                yield cast(DriverConnection, joined)
+            except _DRIVER_ERRORS as exc:
+                raise _failure(exc, unavailable) from None
+            return
+        sqlite = self.kind == "sqlite"
+        try:
+            gate = self._write_gate if write and sqlite else nullcontext()
+            with gate, self._lock:
+                pooled = self.engine.raw_connection()
+                raw: Any = pooled.driver_connection
+                try:
+                    autocommit = not sqlite and (single or not write)
+                    if sqlite and write:
+                        raw.execute("BEGIN IMMEDIATE")
+                    elif autocommit:
+                        raw.autocommit = True
+                    token = self._active.set(raw)
+                    try:
+                        yield cast(DriverConnection, raw)
+                    finally:
+                        self._active.reset(token)
+                    if sqlite and write:
+                        raw.execute("COMMIT")
+                    elif autocommit:
+                        raw.autocommit = False
+                    elif not sqlite:
+                        raw.commit()
+                except BaseException:
+                    _discard_or_roll_back(pooled, raw, sqlite)
+                    raise
+                finally:
+                    pooled.close()
+        except _FAILURES as exc:
+            raise _failure(exc, unavailable) from None
 
     def ping(self) -> None:
         with self.read() as conn:
@@ -273,9 +396,42 @@ class Database:
         self.engine.dispose()
 
 
-def _conflict_details(exc: IntegrityError) -> dict[str, Any]:
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def _discard_or_roll_back(pooled: Any, raw: Any, sqlite: bool) -> None:
+    """After a failure in ``Database.driver``: roll back, or throw the connection away
+    when it is broken (or cannot even roll back)."""
+    try:
+        if sqlite:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+        elif raw.broken or raw.closed:
+            pooled.invalidate()
+        else:
+            raw.rollback()
+            raw.autocommit = False
+    except Exception:
+        pooled.invalidate()
+
+
+def _failure(exc: BaseException, unavailable: str) -> ElicenseError:
+    """Any database failure as the ``ElicenseError`` callers expect (see module doc)."""
+    if isinstance(exc, ElicenseError):
+        return exc
+    orig: BaseException | None = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(exc, IntegrityError) or isinstance(orig, _DRIVER_CONFLICTS):
+        return ElicenseError("storage.conflict", details=_conflict_details(orig))
+    if isinstance(exc, (DBAPIError, *_DRIVER_ERRORS)):
+        invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        return ElicenseError(unavailable, details=_failure_details(orig, invalidated))
+    if isinstance(exc, OSError):  # the SQLite write gate's lock file: fail closed
+        return ElicenseError(unavailable, details={"reason": "lock file"})
+    return ElicenseError(unavailable, details={"reason": type(exc).__name__})
+
+
+def _conflict_details(orig: BaseException | None) -> dict[str, Any]:
     """Which constraint, never which value (PostgreSQL quotes the duplicate key)."""
-    orig = exc.orig
     diag = getattr(orig, "diag", None)
     name = getattr(diag, "constraint_name", None)
     if name:
@@ -286,14 +442,13 @@ def _conflict_details(exc: IntegrityError) -> dict[str, Any]:
     return {}
 
 
-def _failure_details(exc: DBAPIError) -> dict[str, Any]:
+def _failure_details(orig: BaseException | None, invalidated: bool) -> dict[str, Any]:
     """Connection-level messages help operators and carry no row data; others are named
     by class and SQLSTATE only."""
-    orig = exc.orig
     out: dict[str, Any] = {"reason": type(orig).__name__}
     sqlstate = getattr(orig, "sqlstate", None)
     if sqlstate:
         out["sqlstate"] = sqlstate
-    if exc.connection_invalidated or type(orig).__name__ in ("OperationalError", "InterfaceError"):
+    if invalidated or type(orig).__name__ in ("OperationalError", "InterfaceError"):
         out["message"] = str(orig).splitlines()[0][:200] if str(orig) else ""
     return out

@@ -119,11 +119,18 @@ class _OpenList:
         return self.counter >= self.size
 
 
+_FOR_HOLDER = (
+    f"SELECT {', '.join(_LICENSE_COLUMNS)} FROM licenses WHERE holder_pseudonym = :holder "  # noqa: S608 - column names from LicenseRecord, no input
+    "ORDER BY issued_at, license_id"
+)
+
+
 class SqlLicenses:
     def __init__(self, db: Database, settings: ListSettings) -> None:
         self._db = db
         self._settings = settings
         self._checkpointer: _Checkpointer | None = None
+        self._for_holder = db.sql(_FOR_HOLDER)
 
     # --- issuing ---------------------------------------------------------------------
 
@@ -358,13 +365,11 @@ class SqlLicenses:
         return None if row is None else _license(row)
 
     def for_holder(self, pseudonym: str) -> Sequence[LicenseRecord]:
-        stmt = (
-            select(licenses)
-            .where(licenses.c.holder_pseudonym == pseudonym)
-            .order_by(licenses.c.issued_at, licenses.c.license_id)
-        )
-        with self._db.read() as conn:
-            return [_license(r) for r in conn.execute(stmt)]
+        """Every scan reads this: one statement, built once, run by the driver directly
+        (``Database.driver``); the columns come in ``LicenseRecord``'s field order."""
+        with self._db.driver() as conn:
+            rows = conn.execute(self._for_holder, {"holder": pseudonym}).fetchall()
+        return [LicenseRecord(*row) for row in rows]
 
     def page(self, *, issuer_id: str | None, after: str | None, limit: int) -> Page:
         """Keyset pagination by license identifier: page N costs what page 1 costs."""

@@ -19,13 +19,20 @@ from __future__ import annotations
 import itertools
 import threading
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import delete
 
 from elicense.storage.db import Database
 from elicense.storage.schema import replay
 
 PURGE_EVERY = 1000
 UNAVAILABLE = "replay.unavailable"
+CONSUME = (
+    "INSERT INTO replay (namespace, value, expires_at) VALUES (:namespace, :value, :expires_at) "
+    "ON CONFLICT (namespace, value) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE replay.expires_at < :now"
+)
+"""The consuming statement (the same on both databases; run by the driver directly, see
+``Database.driver``). ``AccessLog.settle`` runs it too, inside a scan's transaction."""
 
 
 class SqlReplayStore:
@@ -34,22 +41,21 @@ class SqlReplayStore:
         self._purge_every = purge_every
         self._calls = itertools.count(1)
         self._lock = threading.Lock()
-        # Built once (building and cache-keying it costs more than running it).
-        stmt = db.insert(replay)
-        self._consume = stmt.on_conflict_do_update(
-            index_elements=[replay.c.namespace, replay.c.value],
-            set_={"expires_at": stmt.excluded.expires_at},
-            where=replay.c.expires_at < bindparam("now"),
-        ).execution_options(preserve_rowcount=True)  # rowcount of an INSERT is opt-in
+        self._consume = db.sql(CONSUME)
 
     def consume(self, namespace: str, value: str, *, expires_at: int, now: int) -> bool:
+        self.tick(now)
+        params = {"namespace": namespace, "value": value, "expires_at": expires_at, "now": now}
+        with self._db.driver(write=True, single=True, unavailable=UNAVAILABLE) as conn:
+            return conn.execute(self._consume, params).rowcount == 1
+
+    def tick(self, now: int) -> None:
+        """Count one consumption (here or in a scan's settlement); purge every
+        ``purge_every``-th time, before the consuming transaction."""
         with self._lock:
             n = next(self._calls)
         if n % self._purge_every == 0:
             self.purge(now)
-        params = {"namespace": namespace, "value": value, "expires_at": expires_at, "now": now}
-        with self._db.write(UNAVAILABLE, single=True) as conn:
-            return conn.execute(self._consume, params).rowcount == 1
 
     def purge(self, now: int) -> int:
         """Delete entries that can no longer replay; returns how many."""
