@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import threading
 
@@ -349,3 +351,11 @@ def test_no_token_carries_an_unmasked_id_number_or_credit_code(region: Region) -
             assert secret.encode("utf-16-be") not in blob
         # Not even as a number somewhere in the digits of the transport.
         assert HOLDER[:17] not in token
+
+
+def test_pseudonym_is_hmac_sha256_of_type_and_code_truncated_to_128_bits() -> None:
+    # Stored pseudonyms must stay the same across releases: RFC 2104 HMAC-SHA256 over
+    # "type:code", first 16 bytes (computed here with the stdlib's generic HMAC).
+    expected = hmac.new(SECRET, f"111:{HOLDER}".encode(), hashlib.sha256).digest()[:16]
+    assert pseudonym(SECRET, "111", HOLDER) == expected
+    assert pseudonym(SECRET, "112", HOLDER) != expected

@@ -4,6 +4,7 @@ database URLs, and ``elicense db upgrade`` / ``elicense db current``."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from elicense.cli import app
 from elicense.errors import ElicenseError
 from elicense.storage import current_revision, head_revision, open_storage, upgrade
-from elicense.storage.db import parse_url
+from elicense.storage.db import PAGE_SIZE, parse_url
 from elicense.storage.schema import holders, metadata, status_lists
 
 from .storage_support import (
@@ -253,3 +254,25 @@ def test_db_upgrade_with_a_bad_url_exits_1_with_the_code() -> None:
     result = runner.invoke(app, ["db", "upgrade", "--url", "mysql://x/y", "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"]["code"] == "storage.bad_url"
+
+
+def test_a_new_sqlite_database_gets_16_kib_pages_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    new = tmp_path / "new.db"
+    upgrade(f"sqlite:///{new}")
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:  # a database made before the setting: 4 KiB pages
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("CREATE TABLE before_elicense (x)")
+    upgrade(f"sqlite:///{old}")
+    sizes = {}
+    for path in (new, old):
+        with sqlite3.connect(path) as conn:
+            sizes[path.name] = conn.execute("PRAGMA page_size").fetchone()[0]
+    assert sizes == {"new.db": PAGE_SIZE, "old.db": 4096}
+    storage = open_storage(f"sqlite:///{old}", status_key=STATUS_KEY)
+    try:
+        assert storage.licenses.count() == 0  # the old database still serves
+    finally:
+        storage.close()
