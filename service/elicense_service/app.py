@@ -129,6 +129,10 @@ class Envelope:
             )
 
 
+DEFAULT_VERIFY_THREADS = {"sqlite": 1, "postgresql": 3}
+"""Verify threads per worker when the settings leave it unset (see ``Settings``)."""
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the service. Tests pass a ``runtime`` (with their clock); ``serve`` builds one
     from the platform home named by the settings."""
@@ -141,7 +145,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     runtime.checkpoint_every = settings.checkpoint_every
     runtime.credentials.ttl = settings.lookup_cache_seconds
     runtime.platform.relying_party_cache.ttl = settings.lookup_cache_seconds
-    runtime.verify_threads = settings.verify_threads
+    runtime.verify_threads = (
+        settings.verify_threads
+        if settings.verify_threads is not None
+        else DEFAULT_VERIFY_THREADS[runtime.platform.storage.kind]
+    )
     app = FastAPI(
         title="elicense 电子证照核验服务",
         version="1",

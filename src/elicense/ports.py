@@ -225,6 +225,11 @@ class Storage(Protocol):
     access_log: AccessLog
     replay: ReplayStore
 
+    @property
+    def kind(self) -> str:
+        """The database: ``sqlite`` or ``postgresql`` (for tuning, never for behaviour)."""
+        ...
+
     def ping(self) -> None:
         """Raise ``ElicenseError('storage.unavailable')`` when the database cannot answer."""
         ...
