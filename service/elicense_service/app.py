@@ -129,7 +129,7 @@ class Envelope:
             )
 
 
-DEFAULT_VERIFY_THREADS = {"sqlite": 1, "postgresql": 3}
+DEFAULT_VERIFY_THREADS = {"sqlite": 0, "postgresql": 3}
 """Verify threads per worker when the settings leave it unset (see ``Settings``)."""
 
 
