@@ -69,8 +69,14 @@ def record_hash(prev_hash: bytes, record: AccessRecord) -> bytes:
 def chain(record: AccessRecord, seq: int, prev_hash: bytes) -> AccessRecord:
     """The record as stored at position ``seq`` after ``prev_hash``. (Built field by field:
     ``dataclasses.replace`` costs more than the hash, and every scan chains a record.)"""
+    return placed(
+        record, seq, prev_hash, hashlib.sha256(prev_hash + _canonical(record, seq)).digest()
+    )
+
+
+def placed(record: AccessRecord, seq: int, prev_hash: bytes, digest: bytes) -> AccessRecord:
+    """``record`` with its chain fields set (a database that placed it gives them)."""
     r = record
-    digest = hashlib.sha256(prev_hash + canonical_before_seq(r) + b"%d}" % seq).digest()
     return AccessRecord(
         r.id, r.at, r.rp_id, r.scenario_id, r.holder_pseudonym, r.license_ids,
         r.field_names, r.decision, r.code, r.consent_id, r.request_id, seq, prev_hash, digest,

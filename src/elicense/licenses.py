@@ -305,19 +305,18 @@ def verify_license(
     license is fully checked before its status is looked up); a license without a status
     reference is then refused, since the verifier asked for a status it cannot get.
     """
+    # A policy with an audience and a nonce checks any KB-JWT (see _key_binding).
+    kb_checkable = policy.audience is not None and policy.nonce is not None
     parts = split(
         text, max_length=policy.max_length, max_disclosures=policy.max_disclosures,
-        kb_parsed_later=policy.audience is not None and policy.nonce is not None,
+        kb_parsed_later=kb_checkable,
     )  # fmt: skip
     parsed = parse_compact(parts.jwt, typ=LICENSE_TYP, max_length=policy.max_length)
     payload = parsed.payload
     issuer = _str_claim(payload, "iss")
     lookup = trust.issuer_key(issuer, parsed.kid or "", now)
-    kb_checked = (
-        parts.kb_jwt is not None and policy.audience is not None and policy.nonce is not None
-    )
     sd_jwt_hash = None
-    if kb_checked:
+    if kb_checkable and parts.kb_jwt is not None:
         sd_jwt_hash = verify_with_sha256(parsed, lookup.key.key)
     else:
         verify_with(parsed, lookup.key.key)

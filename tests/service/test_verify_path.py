@@ -123,6 +123,7 @@ def test_verify_on_the_event_loop_answers_as_on_a_thread(tmp_path: Path) -> None
     svc = build_service(tmp_path)
     try:
         key = svc.demo.rp_keys["hotel-qidu"]
+        svc.client.app.state.runtime.verify_threads = 1  # type: ignore[attr-defined]
         on_thread = svc.client.post(
             "/v1/verify",
             json={"text": svc.code(), "scenario": "hotel_checkin"},
@@ -144,8 +145,10 @@ def test_verify_on_the_event_loop_answers_as_on_a_thread(tmp_path: Path) -> None
 def test_verify_threads_default_to_the_databases_own_and_a_setting_wins(tmp_path: Path) -> None:
     svc = build_service(tmp_path / "default")
     runtime = svc.client.app.state.runtime  # type: ignore[attr-defined]
+    svc.platform.storage.close()
     assert runtime.verify_threads == DEFAULT_VERIFY_THREADS["sqlite"] == 0
     home = tmp_path / "set" / "platform"
     svc = build_service(tmp_path / "set", settings=Settings(home=home, verify_threads=2))
+    svc.platform.storage.close()
     assert svc.client.app.state.runtime.verify_threads == 2  # type: ignore[attr-defined]
     assert DEFAULT_VERIFY_THREADS["postgresql"] > 1  # a scan there waits on the network

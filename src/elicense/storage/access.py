@@ -65,14 +65,6 @@ def _record(row: Row[Any]) -> AccessRecord:
     )
 
 
-def _placed(record: AccessRecord, seq: int, prev_hash: bytes, digest: bytes) -> AccessRecord:
-    return AccessRecord(
-        record.id, record.at, record.rp_id, record.scenario_id, record.holder_pseudonym,
-        record.license_ids, record.field_names, record.decision, record.code,
-        record.consent_id, record.request_id, int(seq), bytes(prev_hash), bytes(digest),
-    )  # fmt: skip
-
-
 def _cursor(after: str | None) -> int | None:
     if after is None:
         return None
@@ -201,7 +193,7 @@ class SqlAccessLog:
         }
         with self._db.driver(write=True, single=True, unavailable="audit.unavailable") as conn:
             outcome, seq, prev, digest = conn.execute(sql, params).fetchone()
-        return _placed(variants[outcome], seq, prev, digest)
+        return audit.placed(variants[outcome], int(seq), bytes(prev), bytes(digest))
 
     def records(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AccessRecord]:
         stmt = (
