@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from elicense import ElicenseError, builtin_catalog
+from elicense import ElicenseError, builtin_catalog, native
 from elicense.catalog import IdentifierScheme, ValueType
 from elicense.claims import CHINA_TZ, local_date
 from elicense.faces import _compiled, normalise_value, validate_face_values
@@ -909,3 +909,34 @@ def test_verified_license_carries_every_value(shown: list[str], accelerator: str
     assert got.key_bound is True
     assert got.kid == region.signers[uscc].kid
     assert got.disclosed == {*shown, "holder_id"}
+
+
+def test_status_refs_are_values_equal_and_hashed_by_uri_and_index() -> None:
+    a, b = StatusRef("https://x.example/s/1", 7), StatusRef("https://x.example/s/1", 7)
+    assert a == b
+    assert hash(a) == hash(b)
+    assert len({a, b}) == 1
+    assert a != StatusRef("https://x.example/s/1", 8)
+    assert a != StatusRef("https://y/s/1", 7)
+    assert a != ("https://x.example/s/1", 7)
+    assert repr(a) == "StatusRef(uri='https://x.example/s/1', idx=7)"
+    if _COMPILED_LICENSES:  # Final attributes are read-only at runtime once compiled
+        with pytest.raises(AttributeError):
+            a.idx = 9  # type: ignore[misc]
+
+
+def test_an_issued_license_is_read_only_and_prints_no_personal_data() -> None:
+    from support import HOLDER, police_of, zibo
+
+    region = zibo()
+    lic = region.issue_id_card(police_of(region))
+    text = repr(lic)
+    assert lic.license_id in text
+    for personal in (HOLDER, lic.sd_jwt, "张"):
+        assert personal not in text
+    if _COMPILED_LICENSES:
+        with pytest.raises(AttributeError):
+            lic.sd_jwt = "x"  # type: ignore[misc]
+
+
+_COMPILED_LICENSES = native.compiled_modules()["elicense.licenses"]

@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from elicense.errors import ElicenseError
@@ -90,14 +89,18 @@ def _encode_all(texts: list[bytes]) -> tuple[list[str], list[bytes]]:
 _PADDING: Final = (b"", b"  ", b" ")  # by length % 3: what makes a multiple of 3
 
 
-@dataclass(frozen=True, slots=True)
 class Issued:
-    """An issued SD-JWT: the combined form and its parts, for storage and presentation."""
+    """An issued SD-JWT: the combined form and its parts, for storage and presentation.
+    Read-only; a plain class rather than a frozen dataclass so that, compiled, building
+    one costs no interpreted ``__init__`` (one is built per license issued)."""
 
-    combined: str
-    jwt: str
-    disclosures: Mapping[str, str]
-    """Claim name → disclosure (base64url) for every selectively disclosable claim."""
+    __slots__ = ("combined", "disclosures", "jwt")
+
+    def __init__(self, combined: str, jwt: str, disclosures: Mapping[str, str]) -> None:
+        self.combined: Final = combined
+        self.jwt: Final = jwt
+        self.disclosures: Final = disclosures
+        """Claim name → disclosure (base64url) for every selectively disclosable claim."""
 
 
 def issue(

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Final
 
 from elicense.errors import ElicenseError
 from elicense.identifiers.uscc import parse_uscc
@@ -38,6 +39,7 @@ def _mod37_36_state(payload: str, p: int = 36) -> int:
 # lookup per character where identifiers are built in bulk.
 _STEP = [{c: (((p + v) % 36 or 36) * 2) % 37 for c, v in _VALUE.items()} for p in range(37)]
 _SERIAL = re.compile(r"[0-9A-Z]{1,64}")
+_VERSIONS: Final = tuple(f"{v:03d}" for v in range(1000))  # formatting one is a printf
 
 
 def mod37_36_check_char(payload: str) -> str:
@@ -129,11 +131,11 @@ def build_license_id(
 def compose_license_id(type_code: str, issuer: str, serial: str, version: int) -> str:
     """Like ``build_license_id`` for a type code and issuer validated already (from a
     loaded catalog and a verified trust list): only serial and version are checked."""
-    ver = f"{version:03d}"
     if not _SERIAL.fullmatch(serial):  # 1-64 characters of 0-9A-Z, as _validate_parts
         raise ElicenseError("license_id.bad_serial")
     if not 0 <= version <= 999:  # three digits (a negative one used to escape as KeyError)
         raise ElicenseError("license_id.bad_version")
+    ver = _VERSIONS[version]
     state = _prefix_state(type_code + issuer)
     for c in serial + ver:
         state = _STEP[state][c]

@@ -29,11 +29,17 @@ _SMALL: Final = 256
 
 
 def b64e(data: bytes) -> str:
+    return b64e_ascii(data).decode("ascii")
+
+
+def b64e_ascii(data: bytes) -> bytes:
+    """``b64e`` as ASCII bytes, for text that is signed or hashed next (no decode and
+    re-encode of a kilobyte-long payload)."""
     if len(data) < _SMALL:
         encoded = binascii.b2a_base64(data, newline=False).translate(_STD_TO_URL)
     else:
         encoded = pybase64.b64encode(data, b"-_")
-    return encoded.rstrip(b"=").decode("ascii")
+    return encoded.rstrip(b"=")
 
 
 def b64e_many(parts: Iterable[bytes]) -> list[bytes]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 from elicense.errors import ElicenseError
-from elicense.jose.b64 import b64d, b64e
+from elicense.jose.b64 import b64d, b64e_ascii
 from elicense.jose.keys import KID_PATTERN, Alg, PublicKey, Signer
 from elicense.jose.sjson import dumps, loads_object
 
@@ -47,11 +47,11 @@ class ParsedJws(NamedTuple):
 
 
 @functools.lru_cache(maxsize=256)
-def _encoded_header(items: tuple[tuple[str, Any], ...], alg: Alg, kid: str | None) -> str:
+def _encoded_header(items: tuple[tuple[str, Any], ...], alg: Alg, kid: str | None) -> bytes:
     full = {"alg": alg.value, **dict(items)}
     if kid is not None:
         full["kid"] = kid
-    return b64e(dumps(full))
+    return b64e_ascii(dumps(full)) + b"."
 
 
 def sign_compact(
@@ -65,9 +65,10 @@ def sign_compact_json(
 ) -> str:
     """``sign_compact`` for a payload the caller has already encoded as compact JSON."""
     # Keyed on the Alg member itself: a StrEnum hashes as its string (``.value`` is slow).
-    h64 = _encoded_header(tuple(header.items()), signer.alg, signer.kid if kid else None)
-    signing_input = h64 + "." + b64e(payload_json)
-    return signing_input + "." + b64e(signer.sign(signing_input.encode("ascii")))
+    head = _encoded_header(tuple(header.items()), signer.alg, signer.kid if kid else None)
+    # Built as ASCII bytes, decoded once at the end: the payload is over a kilobyte.
+    signing_input = head + b64e_ascii(payload_json)
+    return (signing_input + b"." + b64e_ascii(signer.sign(signing_input))).decode("ascii")
 
 
 @functools.lru_cache(maxsize=1024)
