@@ -7,7 +7,6 @@ lets an attacker make "different" tokens with one signature (checklist items 3 a
 from __future__ import annotations
 
 import binascii
-from collections.abc import Iterable
 from typing import Final
 
 import pybase64
@@ -40,12 +39,6 @@ def b64e_ascii(data: bytes) -> bytes:
     else:
         encoded = pybase64.b64encode(data, b"-_")
     return encoded.rstrip(b"=")
-
-
-def b64e_many(parts: Iterable[bytes]) -> list[bytes]:
-    """``b64e`` of each part, as ASCII bytes (ready to hash), for many small parts."""
-    b2a, table = binascii.b2a_base64, _STD_TO_URL
-    return [b2a(p, newline=False).rstrip(b"=").translate(table) for p in parts]
 
 
 def b64d(text: str, code: str = "token.bad_base64") -> bytes:
