@@ -298,6 +298,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--pg", default=os.environ.get("ELICENSE_TEST_POSTGRES_URL"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--page-size", type=int, choices=(4096, 16384), default=16384)
     ap.add_argument("--keep", type=Path, help="Keep the work files in this directory.")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="elicense-import-"))
@@ -313,10 +314,15 @@ def main() -> int:
             f"generated {source.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - t0:.0f} s"
         )
         home = work / "platform"
+        # A database created for a large import first: 16 KiB pages by default (see
+        # storage.db.DEFAULT_PAGE_SIZE; --page-size 4096 measures the service's default).
+        db_file = (home / "elicense.db").resolve()
         cfg = init_home(
             home, region=demo.REGION, region_name=demo.REGION_NAME,
             issuers=demo.demo_issuers(), passphrase=PASS, now=NOW,
+            database_url=f"sqlite:///{db_file}?page_size={args.page_size}",
         )  # fmt: skip
+        print(f"sqlite database: {args.page_size // 1024} KiB pages (?page_size={args.page_size})")
         upgrade(cfg.database_url)
         raw = raw_signing(args.rows, args.workers)
         r = import_once("sqlite", home, source, args.workers, None)

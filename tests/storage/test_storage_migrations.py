@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from elicense.cli import app
 from elicense.errors import ElicenseError
 from elicense.storage import current_revision, head_revision, open_storage, upgrade
-from elicense.storage.db import PAGE_SIZE, parse_url
+from elicense.storage.db import DEFAULT_PAGE_SIZE, parse_url
 from elicense.storage.schema import holders, metadata, status_lists
 
 from .storage_support import (
@@ -165,6 +165,8 @@ def test_a_database_migrated_by_a_newer_release_is_refused_too(database: Databas
         "postgresql+asyncpg://u@h/db",
         "sqlite://host/x.db",
         "sqlite:///x.db?mode=ro",
+        "sqlite:///x.db?page_size=1000",
+        "sqlite:///x.db?page_size=4096&page_size=16384",
         "postgresql://u@h/db?schema=bad-name",
         "elicense.db",
         "",
@@ -256,21 +258,23 @@ def test_db_upgrade_with_a_bad_url_exits_1_with_the_code() -> None:
     assert json.loads(result.stdout)["error"]["code"] == "storage.bad_url"
 
 
-def test_a_new_sqlite_database_gets_16_kib_pages_and_an_old_one_keeps_its_own(
+def test_a_new_sqlite_database_gets_the_urls_page_size_and_an_old_one_keeps_its_own(
     tmp_path: Path,
 ) -> None:
-    new = tmp_path / "new.db"
+    new, big = tmp_path / "new.db", tmp_path / "big.db"
     upgrade(f"sqlite:///{new}")
+    upgrade(f"sqlite:///{big}?page_size=16384")
     old = tmp_path / "old.db"
-    with sqlite3.connect(old) as conn:  # a database made before the setting: 4 KiB pages
-        conn.execute("PRAGMA page_size = 4096")
+    with sqlite3.connect(old) as conn:  # a database made with other pages keeps them
+        conn.execute("PRAGMA page_size = 8192")
         conn.execute("CREATE TABLE before_elicense (x)")
-    upgrade(f"sqlite:///{old}")
+    upgrade(f"sqlite:///{old}?page_size=16384")
     sizes = {}
-    for path in (new, old):
+    for path in (new, big, old):
         with sqlite3.connect(path) as conn:
             sizes[path.name] = conn.execute("PRAGMA page_size").fetchone()[0]
-    assert sizes == {"new.db": PAGE_SIZE, "old.db": 4096}
+    assert sizes == {"new.db": DEFAULT_PAGE_SIZE, "big.db": 16384, "old.db": 8192}
+    assert DEFAULT_PAGE_SIZE == 4096
     storage = open_storage(f"sqlite:///{old}", status_key=STATUS_KEY)
     try:
         assert storage.licenses.count() == 0  # the old database still serves

@@ -93,6 +93,9 @@ class Target:
     schema: str | None
     synchronous: str = "NORMAL"
     """SQLite only: ``NORMAL`` (default) or ``FULL`` (``?synchronous=full`` in the URL)."""
+    page_size: int = 4096
+    """SQLite only: the page size a new database is created with (``?page_size=16384``
+    in the URL); an existing database keeps its own. See ``PAGE_SIZES``."""
 
 
 def parse_url(url: str, schema: str | None = None) -> Target:
@@ -105,14 +108,22 @@ def parse_url(url: str, schema: str | None = None) -> Target:
     if backend == "sqlite" and driver in ("", "pysqlite"):
         query = dict(parsed.query)
         sync = str(query.pop("synchronous", "normal")).upper()
+        page = str(query.pop("page_size", DEFAULT_PAGE_SIZE))
         if sync not in ("NORMAL", "FULL") or query or parsed.host or parsed.username:
             raise ElicenseError("storage.bad_url", details={"reason": "sqlite:///PATH only"})
+        if page not in PAGE_SIZES:
+            raise ElicenseError("storage.bad_url", details={"reason": "page_size: 4096 or 16384"})
         if schema is not None:
             raise ElicenseError("storage.bad_url", details={"reason": "schema is PostgreSQL only"})
         database = parsed.database or ":memory:"
         memory = database == ":memory:"
         return Target(
-            "sqlite", parsed.set(drivername="sqlite+pysqlite", query={}), memory, None, sync
+            "sqlite",
+            parsed.set(drivername="sqlite+pysqlite", query={}),
+            memory,
+            None,
+            sync,
+            int(page),
         )
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         query = dict(parsed.query)
@@ -160,7 +171,9 @@ def make_engine(target: Target, *, pool_size: int = 5, max_overflow: int = 10) -
             max_overflow=max_overflow,
             connect_args={"timeout": BUSY_TIMEOUT_S},
         )
-    _sqlite_events(engine, wal=not target.memory, synchronous=target.synchronous)
+    _sqlite_events(
+        engine, wal=not target.memory, synchronous=target.synchronous, page_size=target.page_size
+    )
     return engine
 
 
@@ -190,11 +203,23 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise exc.DisconnectionError() from None
 
 
-PAGE_SIZE = 16384
-"""Page size of new SQLite databases (see ``_sqlite_events``)."""
+DEFAULT_PAGE_SIZE = 4096
+"""Page size of new SQLite databases unless the URL says otherwise.
+
+SQLite's own default, and the right one for a platform that serves scans: a scan's write
+touches about nine pages (the code's single use, the access record and its indexes, the
+chain head) and the WAL takes whole pages, so with 16 KiB pages every scan wrote ~140 KiB
+to the WAL and the automatic checkpoints that copy it back stalled a commit for 14 ms
+every few hundred scans (bench/http.py, SQLite: 50 % of the bare endpoint and a paced p99
+of 63 ms with 16 KiB pages; 64 % and 21 ms with 4 KiB). A database created for a large
+bulk import first may take ``?page_size=16384``: five license rows per page, about a
+third less CPU per imported row (docs/import.md)."""
+PAGE_SIZES = ("4096", "16384")
 
 
-def _sqlite_events(engine: Engine, *, wal: bool, synchronous: str = "NORMAL") -> None:
+def _sqlite_events(
+    engine: Engine, *, wal: bool, synchronous: str = "NORMAL", page_size: int = DEFAULT_PAGE_SIZE
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take BEGIN away from the sqlite3 module so that ``_on_begin`` decides it.
@@ -202,12 +227,10 @@ def _sqlite_events(engine: Engine, *, wal: bool, synchronous: str = "NORMAL") ->
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            # A new database gets 16 KiB pages (an existing one keeps its own: the size
-            # is fixed once the first table exists, and in WAL mode). A license row is
-            # ~3 KB and the table has seven indexes: with 4 KiB pages a row fills most of
-            # a page, and a bulk import spent 40 % more CPU writing (page writes and
-            # their syscalls, once to the WAL and once at the checkpoint).
-            cur.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            # A new database gets the URL's page size (an existing one keeps its own:
+            # the size is fixed once the first table exists, and in WAL mode); see
+            # DEFAULT_PAGE_SIZE for the trade-off between scans and bulk imports.
+            cur.execute(f"PRAGMA page_size = {int(page_size)}")
             if wal:
                 cur.execute("PRAGMA journal_mode = WAL")
             # WAL + NORMAL: every commit (an access record, a consumed code) is durable
