@@ -22,6 +22,8 @@ from pathlib import Path
 #: Compiled together (one mypyc group: calls between them are C calls).
 NATIVE_MODULES = (
     "elicense.claims",
+    "elicense.codes",
+    "elicense.compact",
     "elicense.faces",
     "elicense.identifiers.license_id",
     "elicense.identifiers.resident",
