@@ -55,7 +55,7 @@ def canonical_before_seq(record: AccessRecord) -> bytes:
     """The canonical bytes of ``record`` up to its position: for every ``seq``,
     ``canonical`` is these bytes, ``seq`` in decimal, then ``}`` ("seq" is the last key
     in sorted order). A database that places a record itself (PostgreSQL's
-    ``elicense_settle``) hashes exactly what ``record_hash`` would."""
+    ``elicense_settle_json``) hashes exactly what ``record_hash`` would."""
     whole = _canonical(record, 0)
     if not whole.endswith(_SEQ_LAST):  # pragma: no cover - a change of the canonical form
         raise AssertionError("seq is no longer the last key of the canonical form")

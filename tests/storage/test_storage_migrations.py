@@ -37,7 +37,7 @@ from .storage_support import (
 runner = CliRunner()
 
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def test_head_is_the_third_revision() -> None:

@@ -9,8 +9,8 @@ than answer without a record (fail closed).
 
 ``settle`` is a scan's whole write: the code's single use, a grant's use and the record,
 in one transaction. On SQLite that is the three adapters' statements in one local
-transaction; on PostgreSQL one call of ``elicense_settle`` (migration 0003), one round
-trip. Both run on the driver directly (``Database.driver``), as ``append`` does.
+transaction; on PostgreSQL one call of ``elicense_settle_json`` (migration 0004), one
+round trip. Both run on the driver directly (``Database.driver``), as ``append`` does.
 
 Listings for a holder and for a relying party page newest first by ``seq`` (the cursor is
 the last ``seq`` seen, as a decimal string); ``records`` walks the chain oldest first for
@@ -19,6 +19,7 @@ verification and export.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -82,9 +83,9 @@ _INSERT = (
 )
 _MOVE_HEAD = "UPDATE access_head SET seq = :seq, hash = :hash WHERE id = 1"
 _SETTLE_PG = (
-    "SELECT o_outcome, o_seq, o_prev_hash, o_hash FROM elicense_settle(:now, :namespace, "
+    "SELECT o_outcome, o_seq, o_prev_hash, o_hash FROM elicense_settle_json(:now, :namespace, "
     ":value, :expires_at, :consent_id, :id, :at, :rp_id, :scenario_id, :holder, :request_id, "
-    ":license_ids, :field_names, :type_codes, :decisions, :codes, :consent_ids, :canonical)"
+    "CAST(:variants AS json))"
 )
 
 
@@ -162,7 +163,7 @@ class SqlAccessLog:
             return self._append(conn, record)
 
     def _settle_in_one_call(self, sql: str, s: Settlement, now: int) -> AccessRecord:
-        """PostgreSQL: ``elicense_settle`` picks one of the three records and places it."""
+        """PostgreSQL: ``elicense_settle_json`` picks one of the three records and places it."""
         variants = (s.record, s.replayed, s.exhausted)
         head = s.record
         for v in variants:
@@ -183,13 +184,23 @@ class SqlAccessLog:
             "scenario_id": head.scenario_id,
             "holder": head.holder_pseudonym,
             "request_id": head.request_id,
-            "license_ids": [_json(v.license_ids) for v in variants],
-            "field_names": [_json(v.field_names) for v in variants],
-            "type_codes": [type_code_of(v.license_ids) for v in variants],
-            "decisions": [v.decision for v in variants],
-            "codes": [v.code for v in variants],
-            "consent_ids": [v.consent_id for v in variants],
-            "canonical": [audit.canonical_before_seq(v) for v in variants],
+            # One JSON text (psycopg dumps arrays element by element in Python): per
+            # candidate its JSON columns' texts, four columns, and its canonical bytes
+            # up to its position in base64 (see migration 0004).
+            "variants": json.dumps(
+                [
+                    [
+                        _json(v.license_ids),
+                        _json(v.field_names),
+                        type_code_of(v.license_ids),
+                        v.decision,
+                        v.code,
+                        v.consent_id,
+                        base64.b64encode(audit.canonical_before_seq(v)).decode("ascii"),
+                    ]
+                    for v in variants
+                ]
+            ),
         }
         with self._db.driver(write=True, single=True, unavailable="audit.unavailable") as conn:
             outcome, seq, prev, digest = conn.execute(sql, params).fetchone()
