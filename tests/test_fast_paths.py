@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime as dt
 import hashlib
 import json
 import math
 import os
+import pickle
 import re
 from typing import Any
 
@@ -909,6 +911,7 @@ def test_verified_license_carries_every_value(shown: list[str], accelerator: str
     assert got.key_bound is True
     assert got.kid == region.signers[uscc].kid
     assert got.disclosed == {*shown, "holder_id"}
+    assert pickle.loads(pickle.dumps(got)) == got  # noqa: S301 - a value, our own bytes
 
 
 def test_status_refs_are_values_equal_and_hashed_by_uri_and_index() -> None:
@@ -920,6 +923,8 @@ def test_status_refs_are_values_equal_and_hashed_by_uri_and_index() -> None:
     assert a != StatusRef("https://y/s/1", 7)
     assert a != ("https://x.example/s/1", 7)
     assert repr(a) == "StatusRef(uri='https://x.example/s/1', idx=7)"
+    assert pickle.loads(pickle.dumps(a)) == a  # noqa: S301 - our own bytes
+    assert copy.deepcopy(a) == a
     if _COMPILED_LICENSES:  # Final attributes are read-only at runtime once compiled
         with pytest.raises(AttributeError):
             a.idx = 9  # type: ignore[misc]
@@ -934,6 +939,9 @@ def test_an_issued_license_is_read_only_and_prints_no_personal_data() -> None:
     assert lic.license_id in text
     for personal in (HOLDER, lic.sd_jwt, "张"):
         assert personal not in text
+    again = pickle.loads(pickle.dumps(lic))  # noqa: S301 - our own bytes
+    assert (again.sd_jwt, again.license_id) == (lic.sd_jwt, lic.license_id)
+    assert again.fields == lic.fields
     if _COMPILED_LICENSES:
         with pytest.raises(AttributeError):
             lic.sd_jwt = "x"  # type: ignore[misc]

@@ -75,6 +75,10 @@ class StatusRef:
     def __repr__(self) -> str:
         return f"StatusRef(uri={self.uri!r}, idx={self.idx!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A compiled class with __init__ arguments: pickle and copy rebuild it from them.
+        return (StatusRef, (self.uri, self.idx))
+
 
 class IssuedLicense:
     """A freshly signed license and what its issuer stores beside it; read-only (a plain
@@ -111,6 +115,15 @@ class IssuedLicense:
 
     def __repr__(self) -> str:
         return f"IssuedLicense(license_id={self.license_id!r}, type_code={self.type_code!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            IssuedLicense,
+            (
+                self.sd_jwt, self.license_id, self.type_code, self.holder_type,
+                self.holder_code, self.fields, self.disclosures,
+            ),
+        )  # fmt: skip
 
 
 def issue_license(
@@ -307,6 +320,9 @@ class VerifiedLicense:
     def __repr__(self) -> str:
         inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in _VERIFIED_FIELDS)
         return f"VerifiedLicense({inner})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (VerifiedLicense, self._values())
 
 
 def _str_claim(payload: Mapping[str, Any], name: str) -> str:

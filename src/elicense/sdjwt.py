@@ -113,6 +113,9 @@ class Issued:
         self.disclosures: Final = disclosures
         """Claim name → disclosure (base64url) for every selectively disclosable claim."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Issued, (self.combined, self.jwt, self.disclosures))
+
 
 def issue(
     *,
