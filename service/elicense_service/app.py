@@ -103,8 +103,16 @@ class Envelope:
             direct = self.direct.get((scope["method"], scope["path"])) if self.direct else None
             if direct is not None:
                 app, scope["route"] = direct
+            if length is None:  # chunked (or no body): counted as it arrives
+                receive = _capped(receive, self.max_body)
             try:
                 await app(scope, receive, send_wrapped)
+            except _TooLarge:
+                if started:
+                    raise
+                await problems.from_error(ElicenseError("request.too_large"))(
+                    scope, receive, send_wrapped
+                )
             except Exception as exc:  # the last line of defence: never a 500
                 if started:  # too late for a problem response: the client sees a cut
                     raise
@@ -127,6 +135,33 @@ class Envelope:
                     }
                 },
             )
+
+
+class _TooLarge(StarletteHTTPException):
+    """A body without Content-Length grew past the limit. An HTTP 413 exception: FastAPI
+    passes those on from its body reading (anything else it reports as a parse error) to
+    the app's handler, which answers ``request.too_large``; on the paths FastAPI does not
+    wrap, ``Envelope`` answers it."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive``, refusing a body once more than ``limit`` bytes of it have arrived: a
+    chunked upload cannot get past the limit by not announcing its length."""
+    received = 0
+
+    async def capped() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _TooLarge
+        return message
+
+    return capped
 
 
 DEFAULT_VERIFY_THREADS = {"sqlite": 0, "postgresql": 3}

@@ -4,6 +4,7 @@ credentials and relying parties expire within their TTL, the envelope still answ
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import text
@@ -152,3 +153,37 @@ def test_verify_threads_default_to_the_databases_own_and_a_setting_wins(tmp_path
     svc.platform.storage.close()
     assert svc.client.app.state.runtime.verify_threads == 2  # type: ignore[attr-defined]
     assert DEFAULT_VERIFY_THREADS["postgresql"] > 1  # a scan there waits on the network
+
+
+def _chunks(total: int, size: int = 8192) -> Iterator[bytes]:
+    """A body sent chunked: no Content-Length announces its size."""
+    yield b'{"code": "'
+    sent = 0
+    while sent < total:
+        yield b"x" * size
+        sent += size
+    yield b'", "scenario": "hotel_checkin"}'
+
+
+def test_a_chunked_body_past_the_limit_is_refused_413_on_every_path(service: Service) -> None:
+    direct = service.client.post(
+        "/v1/verify",
+        content=_chunks(200 * 1024),
+        headers={**service.rp("hotel-qidu"), "Content-Type": "application/json"},
+    )
+    routed = service.client.post(
+        "/v1/consents",
+        content=_chunks(200 * 1024),
+        headers={**service.holder(), "Content-Type": "application/json"},
+    )
+    for refused in (direct, routed):
+        assert refused.status_code == 413
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["code"] == "request.too_large"
+    small = service.client.post(  # chunked but within the limit: read and judged as usual
+        "/v1/verify",
+        content=_chunks(1024),
+        headers={**service.rp("hotel-qidu"), "Content-Type": "application/json"},
+    )
+    assert small.status_code != 413
+    assert small.json()["code"] != "request.too_large"
