@@ -27,6 +27,7 @@ from elicense.jose.sjson import dumps, dumps_simple
 from elicense.replay import ReplayStore
 from elicense.sdjwt import (
     Rand,
+    SplitPresentation,
     holder_key,
     issue_encoded,
     resolve_ordered,
@@ -395,9 +396,9 @@ def verify_license(
     if disclosed_set & PROTECTED_CLAIMS:
         raise ElicenseError("sd.protected_claim")
     if sd_jwt_hash is not None:  # it covers the signing input: the rest of the SD-JWT
-        sd_jwt_hash.update(parts.sd_jwt[len(parsed.signing_input) :].encode("ascii"))
+        sd_jwt_hash.update(parts.sd_jwt_from(len(parsed.signing_input)).encode("ascii"))
     key_bound = _key_binding(
-        parts.kb_jwt, parts.sd_jwt, payload, now, policy, replay,
+        parts, payload, now, policy, replay,
         sd_jwt_hash.digest() if sd_jwt_hash is not None else None,
     )  # fmt: skip
     if status is not None:
@@ -427,8 +428,7 @@ def verify_license(
 
 
 def _key_binding(
-    kb_jwt: str | None,
-    sd_jwt: str,
+    parts: SplitPresentation,
     payload: Mapping[str, Any],
     now: int,
     policy: VerifierPolicy,
@@ -436,6 +436,7 @@ def _key_binding(
     sd_jwt_digest: bytes | None,
 ) -> bool:
     """Item 19: the policy decides; a KB-JWT is checked when the policy can check it."""
+    kb_jwt = parts.kb_jwt
     if policy.require_key_binding:
         if kb_jwt is None:
             raise ElicenseError("kb.required")
@@ -446,6 +447,8 @@ def _key_binding(
     key = holder_key(payload)
     if key is None:
         raise ElicenseError("kb.no_holder_key")
+    # The SD-JWT text is only hashed (so only copied out) when no digest was continued.
+    sd_jwt = parts.sd_jwt if sd_jwt_digest is None else ""
     verify_key_binding(
         kb_jwt, sd_jwt, key, audience=policy.audience, nonce=policy.nonce, now=now,
         leeway=min(policy.leeway, 60), max_age=policy.kb_max_age, sd_jwt_digest=sd_jwt_digest,

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from elicense.errors import ElicenseError
@@ -228,11 +228,35 @@ def present(
 _COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
-class SplitPresentation(NamedTuple):
-    jwt: str
-    disclosures: tuple[str, ...]
-    kb_jwt: str | None
-    sd_jwt: str
+class SplitPresentation:
+    """A presentation cut at its ``~``: the issuer JWT, the disclosures, the KB-JWT.
+    Read-only; a compiled class (a NamedTuple's constructor is interpreted Python), and
+    ``sd_jwt`` (everything before the KB-JWT, over a kilobyte) is only copied out when
+    asked for: a verifier that continues the issuer JWT's hash never needs it."""
+
+    __slots__ = ("_end", "_text", "disclosures", "jwt", "kb_jwt")
+
+    def __init__(
+        self, jwt: str, disclosures: tuple[str, ...], kb_jwt: str | None, text: str, end: int
+    ) -> None:
+        self.jwt: Final = jwt
+        self.disclosures: Final = disclosures
+        self.kb_jwt: Final = kb_jwt
+        self._text = text
+        self._end = end
+
+    @property
+    def sd_jwt(self) -> str:
+        """The SD-JWT the KB-JWT's ``sd_hash`` covers: ``jwt~d1~…~dn~``."""
+        return self._text[: self._end]
+
+    def sd_jwt_from(self, start: int) -> str:
+        """``sd_jwt[start:]``, without copying out the part before ``start``."""
+        return self._text[start : self._end]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.jwt, self.disclosures, self.kb_jwt, self.sd_jwt))
+
     """Everything up to and including the last ``~``: what ``sd_hash`` covers."""
 
 
@@ -264,7 +288,7 @@ def split(
         if len(segments) == 3 and all(segments):
             raise ElicenseError("token.bad_base64")
         raise ElicenseError("token.bad_serialization", details={"reason": "not a KB-JWT"})
-    return SplitPresentation(text[:first], disclosures, kb or None, text[: last + 1])
+    return SplitPresentation(text[:first], disclosures, kb or None, text, last + 1)
 
 
 # A decoded disclosure: (salt, claim name or None for an array element, value). A plain

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, Final
 
 from elicense.errors import ElicenseError
 from elicense.identifiers import parse_uscc
@@ -257,12 +257,16 @@ def verify_trust_list(token: str, anchors: Sequence[PublicKey]) -> TrustList:
     return trust_list_from_payload(parsed.payload, anchor.kid)
 
 
-class KeyLookup(NamedTuple):
-    """What a verifier learns from the trust store about a token's signer."""
+class KeyLookup:
+    """What a verifier learns from the trust store about a token's signer. Read-only; a
+    compiled class (a NamedTuple's constructor is interpreted Python)."""
 
-    trust_list: TrustList
-    issuer: IssuerEntry
-    key: TrustedKey
+    __slots__ = ("issuer", "key", "trust_list")
+
+    def __init__(self, trust_list: TrustList, issuer: IssuerEntry, key: TrustedKey) -> None:
+        self.trust_list: Final = trust_list
+        self.issuer: Final = issuer
+        self.key: Final = key
 
 
 class TrustStore:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from elicense.errors import ElicenseError
 from elicense.jose.b64 import b64d, b64e_ascii
@@ -34,11 +34,24 @@ _REGISTERED_HEADER_NAMES: Final = frozenset(
 )  # fmt: skip
 
 
-class ParsedJws(NamedTuple):
-    header: dict[str, Any]
-    payload: dict[str, Any]
-    signing_input: bytes
-    signature: bytes
+class ParsedJws:
+    """A compact JWS whose header passed the checks; its signature is not checked yet.
+    Read-only. A compiled class rather than a NamedTuple, whose constructor is
+    interpreted Python: every token verified builds one."""
+
+    __slots__ = ("header", "payload", "signature", "signing_input")
+
+    def __init__(
+        self,
+        header: dict[str, Any],
+        payload: dict[str, Any],
+        signing_input: bytes,
+        signature: bytes,
+    ) -> None:
+        self.header: Final = header
+        self.payload: Final = payload
+        self.signing_input: Final = signing_input
+        self.signature: Final = signature
 
     @property
     def kid(self) -> str | None:

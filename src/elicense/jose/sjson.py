@@ -90,12 +90,24 @@ def _decode(text: str) -> Any:
 
 
 def _depth_ok(value: Any, budget: int) -> bool:
+    """No more than ``budget`` containers nested below ``value``. Only containers are
+    visited (a call per scalar cost more than the rest of the walk); the two isinstance
+    calls are deliberate: compiled, each is a type-flag test, the tuple form a generic
+    call."""
     if budget < 0:
         return False
     if isinstance(value, dict):
-        return all(_depth_ok(v, budget - 1) for v in value.values())
-    if isinstance(value, list):
-        return all(_depth_ok(v, budget - 1) for v in value)
+        if budget == 0 and value:  # a member, even a scalar, is one level too deep
+            return False
+        for v in value.values():
+            if (isinstance(v, dict) or isinstance(v, list)) and not _depth_ok(v, budget - 1):  # noqa: SIM101
+                return False
+    elif isinstance(value, list):
+        if budget == 0 and value:
+            return False
+        for v in value:
+            if (isinstance(v, dict) or isinstance(v, list)) and not _depth_ok(v, budget - 1):  # noqa: SIM101
+                return False
     return True
 
 
