@@ -392,8 +392,7 @@ def verify_license(
     holder_type = _str_claim(payload, "holder_type")
     license_status = _status(payload)
     claims, disclosed = resolve_ordered(payload, parts.disclosures)
-    disclosed_set = frozenset(disclosed)
-    if disclosed_set & PROTECTED_CLAIMS:
+    if not PROTECTED_CLAIMS.isdisjoint(disclosed):
         raise ElicenseError("sd.protected_claim")
     if sd_jwt_hash is not None:  # it covers the signing input: the rest of the SD-JWT
         sd_jwt_hash.update(parts.sd_jwt_from(len(parsed.signing_input)).encode("ascii"))
@@ -423,7 +422,7 @@ def verify_license(
         license_status,  # status
         key_bound,
         lookup.key.key.kid,  # kid
-        disclosed_set,  # disclosed
+        frozenset(disclosed),  # disclosed
     )
 
 

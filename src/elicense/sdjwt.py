@@ -368,7 +368,8 @@ def _by_digest(disclosures: Sequence[str]) -> dict[str, _Disclosure]:
     return by_digest
 
 
-_CONTAINERS: Final = (dict, list)
+# Containers are tested as ``isinstance(v, dict) or isinstance(v, list)``: compiled, each
+# is a type-flag test, where ``isinstance(v, (dict, list))`` is a generic call.
 #: Exactly these types are never containers: an object whose members are all of them
 #: needs no recursive walk (tested in C with ``issuperset(map(type, ...))``).
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
@@ -407,7 +408,7 @@ class _Resolver:
         if not _SCALARS.issuperset(map(type, out.values())):
             if depth >= MAX_DEPTH:
                 raise ElicenseError("token.too_deep")
-            for k in [k for k, v in out.items() if isinstance(v, _CONTAINERS)]:
+            for k in [k for k, v in out.items() if isinstance(v, dict) or isinstance(v, list)]:  # noqa: SIM101
                 v = out[k]
                 if (
                     type(v) is dict
@@ -435,7 +436,8 @@ class _Resolver:
                 raise ElicenseError("sd.bad_disclosure", details={"reason": "array shape"})
             if name in out:
                 raise ElicenseError("sd.claim_override")
-            out[name] = self.value(v, depth + 1) if isinstance(v, _CONTAINERS) else v
+            nested = isinstance(v, dict) or isinstance(v, list)  # noqa: SIM101
+            out[name] = self.value(v, depth + 1) if nested else v
             if top:
                 self.top_level_disclosed.append(name)
         return out
@@ -452,7 +454,8 @@ class _Resolver:
                 if found[1] is not None:
                     raise ElicenseError("sd.bad_disclosure", details={"reason": "object shape"})
                 item = found[2]  # noqa: PLW2901 - the disclosed element replaces the placeholder
-            out.append(self.value(item, depth + 1) if isinstance(item, _CONTAINERS) else item)
+            nested = isinstance(item, dict) or isinstance(item, list)  # noqa: SIM101
+            out.append(self.value(item, depth + 1) if nested else item)
         return out
 
     def value(self, v: Any, depth: int) -> Any:
