@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from elicense.errors import ElicenseError
 
 MAX_LEEWAY = 60
-_MAX_TIME = 2**40  # far beyond any real date, small enough for every database
+_MAX_TIME: Final = 2**40  # far beyond any real date, small enough for every database
 
 #: China Standard Time (no daylight saving): license dates are local calendar dates.
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
@@ -70,7 +70,7 @@ def check_times(
     return iat, nbf, exp
 
 
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
 
 
 def day_start(day: dt.date) -> int:
@@ -79,7 +79,7 @@ def day_start(day: dt.date) -> int:
 
 
 # The last second of year 9999 in China time: beyond it dates do not exist.
-_LAST_LOCAL_SECOND = (dt.date.max.toordinal() - _EPOCH_ORDINAL + 1) * 86400 - 8 * 3600 - 1
+_LAST_LOCAL_SECOND: Final = (dt.date.max.toordinal() - _EPOCH_ORDINAL + 1) * 86400 - 8 * 3600 - 1
 
 
 def local_date(epoch: int) -> dt.date:

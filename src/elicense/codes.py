@@ -21,7 +21,7 @@ import hmac
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from elicense.compact import Reader, Writer, from_digits, to_digits
 from elicense.errors import ElicenseError
@@ -53,7 +53,7 @@ class Kind(IntEnum):
 
 
 PREFIXES = {Kind.RESIDENT_CODE: "RC1:", Kind.ENTERPRISE_CODE: "EC1:", Kind.PRESENTATION: "LP1:"}
-_BY_PREFIX = {p: k for k, p in PREFIXES.items()}
+_BY_PREFIX: Final = {p: k for k, p in PREFIXES.items()}
 
 
 def pseudonym(key: bytes, holder_type: str, holder_code: str) -> bytes:
@@ -95,8 +95,8 @@ class Envelope(NamedTuple):
         )
 
 
-_ENVELOPE = struct.Struct(f">B3s{KEY_REF_BYTES}sIH{JTI_BYTES}s{PSEUDONYM_BYTES}s")
-_KINDS = {k.value: k for k in Kind}
+_ENVELOPE: Final = struct.Struct(f">B3s{KEY_REF_BYTES}sIH{JTI_BYTES}s{PSEUDONYM_BYTES}s")
+_KINDS: Final = {k.value: k for k in Kind}
 
 
 def read_envelope(r: Reader) -> Envelope:

@@ -14,10 +14,12 @@ text must be strict UTF-8, and any violation is an ``ElicenseError`` with a stab
 
 from __future__ import annotations
 
+from typing import Final
+
 from elicense.errors import ElicenseError
 
-_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ."
-_ALNUM_VALUE = {c: i for i, c in enumerate(_ALNUM)}
+_ALNUM: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ."
+_ALNUM_VALUE: Final = {c: i for i, c in enumerate(_ALNUM)}
 
 
 def to_digits(data: bytes) -> str:

@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from elicense.catalog import FaceField, HolderKind, IdentifierScheme, LicenseType, ValueType
 from elicense.errors import ElicenseError
@@ -24,7 +24,7 @@ from elicense.identifiers import (
 from elicense.identifiers.resident import canonical_resident_id
 
 MAX_TEXT = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_IMAGE_REF = 512
 
 FaceValue = str | int | float

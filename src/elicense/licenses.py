@@ -43,7 +43,7 @@ PROTECTED_CLAIMS: Final = frozenset(
     {"iss", "iat", "nbf", "exp", "vct", "status", "cnf", "license_id", "holder_type", "sub",
      "aud", "jti"}
 )  # fmt: skip
-_HOLDER_SCHEMES = {
+_HOLDER_SCHEMES: Final = {
     HolderCodeType.RESIDENT_ID.value: IdentifierScheme.RESIDENT_ID,
     HolderCodeType.USCC.value: IdentifierScheme.USCC,
 }
@@ -258,7 +258,7 @@ class VerifierPolicy:
     max_disclosures: int = 128
 
 
-_VERIFIED_FIELDS = (
+_VERIFIED_FIELDS: Final = (
     "type_code", "issuer", "issuer_name", "region", "license_id", "holder_type", "holder_id",
     "issued_at", "valid_from", "valid_until", "fields", "status", "key_bound", "kid",
     "disclosed",

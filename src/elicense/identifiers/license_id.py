@@ -23,9 +23,9 @@ from elicense.errors import ElicenseError
 from elicense.identifiers.uscc import parse_uscc
 
 ROOT_OID = "1.2.156.3005.2"
-_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_VALUE = {c: i for i, c in enumerate(_ALNUM)}
-_MAX_SERIAL = 64
+_ALNUM: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_VALUE: Final = {c: i for i, c in enumerate(_ALNUM)}
+_MAX_SERIAL: Final = 64
 
 
 def _mod37_36_state(payload: str, p: int = 36) -> int:
@@ -37,8 +37,8 @@ def _mod37_36_state(payload: str, p: int = 36) -> int:
 
 # The same recurrence as a table, _STEP[p][c] = next state (p ranges over 1..36): one
 # lookup per character where identifiers are built in bulk.
-_STEP = [{c: (((p + v) % 36 or 36) * 2) % 37 for c, v in _VALUE.items()} for p in range(37)]
-_SERIAL = re.compile(r"[0-9A-Z]{1,64}")
+_STEP: Final = [{c: (((p + v) % 36 or 36) * 2) % 37 for c, v in _VALUE.items()} for p in range(37)]
+_SERIAL: Final = re.compile(r"[0-9A-Z]{1,64}")
 _VERSIONS: Final = tuple(f"{v:03d}" for v in range(1000))  # formatting one is a printf
 
 

@@ -11,14 +11,15 @@ import operator
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Final
 
 from elicense.errors import ElicenseError
 from elicense.identifiers.regions import PROVINCES
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK_CHARS = "10X98765432"
-_DIGITS = frozenset("0123456789")
-_EARLIEST_BIRTH_YEAR = 1800
+_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK_CHARS: Final = "10X98765432"
+_DIGITS: Final = frozenset("0123456789")
+_EARLIEST_BIRTH_YEAR: Final = 1800
 
 
 class Sex(StrEnum):
@@ -45,7 +46,7 @@ class ResidentId:
 
 
 _WEIGHT_SUM_48 = 48 * sum(_WEIGHTS)
-_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def resident_check_char(first17: str) -> str:

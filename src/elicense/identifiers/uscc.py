@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Final
 
 from elicense.errors import ElicenseError
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_VALUE = {c: i for i, c in enumerate(ALPHABET)}
-_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_ORG_VALUE = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
+_VALUE: Final = {c: i for i, c in enumerate(ALPHABET)}
+_WEIGHTS: Final = tuple(pow(3, i, 31) for i in range(17))
+_ORG_WEIGHTS: Final = (3, 7, 9, 10, 5, 8, 4, 2)
+_ORG_VALUE: Final = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
 
 #: GB 32100 position 1 (登记管理部门) and, per department, position 2 (机构类别).
 REGISTRATION_AUTHORITIES: Mapping[str, tuple[str, Mapping[str, str]]] = MappingProxyType(

@@ -14,7 +14,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,7 +56,7 @@ def _der_prefixes() -> dict[int, tuple[bytes, bytes]]:
     return out
 
 
-_DER_PREFIXES = _der_prefixes()
+_DER_PREFIXES: Final = _der_prefixes()
 
 
 def raw_to_der(signature: bytes) -> bytes:
@@ -220,7 +220,7 @@ def _coord(jwk: Mapping[str, Any], name: str, size: int) -> bytes:
     return raw
 
 
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 def public_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) -> PublicKey:

@@ -31,7 +31,7 @@ _OJ_STRICT_INTEGER: Final[int] = _orjson.OPT_STRICT_INTEGER if _orjson is not No
 
 MAX_DEPTH: Final = 16
 _MAX_NUMBER_CHARS: Final = 24
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _Refused(ValueError):
@@ -74,7 +74,7 @@ def _float(text: str) -> float:
     return value
 
 
-_DECODER = json.JSONDecoder(
+_DECODER: Final = json.JSONDecoder(
     object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float, parse_int=_int
 )
 
@@ -231,7 +231,7 @@ def loads_object(data: bytes) -> dict[str, Any]:
     return value
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _ints_safe(value: Any) -> bool:
