@@ -17,6 +17,7 @@ Printed for each database, beside its limit measured in the same run:
 * rejected rows (the generated bad ones, each must be in the reject file) and aliased.
 
 Run: .venv/bin/python bench/import.py [--rows N] [--pg URL] [--workers N] [--keep DIR]
+     [--page-size 4096|16384] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -234,7 +235,12 @@ def cpu() -> tuple[float, float]:
 
 
 def import_once(
-    name: str, home: Path, source: Path, workers: int, database_url: str | None
+    name: str,
+    home: Path,
+    source: Path,
+    workers: int,
+    database_url: str | None,
+    batch_size: int = bulk.DEFAULT_BATCH,
 ) -> dict[str, Any]:
     main0, kids0 = cpu()
     with PeakWorkers() as peaks:
@@ -244,7 +250,7 @@ def import_once(
             passphrase=PASS,
             now=NOW,
             rejects=source.with_name(f"rejects-{name}.csv"),
-            options=bulk.ImportOptions(workers=workers),
+            options=bulk.ImportOptions(workers=workers, batch_size=batch_size),
             database_url=database_url,
         )
     main1, kids1 = cpu()
@@ -299,6 +305,7 @@ def main() -> int:
     ap.add_argument("--pg", default=os.environ.get("ELICENSE_TEST_POSTGRES_URL"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--page-size", type=int, choices=(4096, 16384), default=16384)
+    ap.add_argument("--batch-size", type=int, default=bulk.DEFAULT_BATCH)
     ap.add_argument("--keep", type=Path, help="Keep the work files in this directory.")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="elicense-import-"))
@@ -325,7 +332,7 @@ def main() -> int:
         print(f"sqlite database: {args.page_size // 1024} KiB pages (?page_size={args.page_size})")
         upgrade(cfg.database_url)
         raw = raw_signing(args.rows, args.workers)
-        r = import_once("sqlite", home, source, args.workers, None)
+        r = import_once("sqlite", home, source, args.workers, None, args.batch_size)
         ok &= report("sqlite", r, raw, bad, odd)
         if args.pg:
             schema = f"bench_{uuid.uuid4().hex[:12]}"
@@ -336,7 +343,7 @@ def main() -> int:
                 url = f"{args.pg}{'&' if '?' in args.pg else '?'}schema={schema}"
                 upgrade(url)
                 raw = raw_signing(args.rows, args.workers)
-                r = import_once("postgresql", home, source, args.workers, url)
+                r = import_once("postgresql", home, source, args.workers, url, args.batch_size)
                 ok &= report("postgresql", r, raw, bad, odd)
             finally:
                 with engine.connect() as conn:
