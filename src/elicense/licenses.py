@@ -27,7 +27,6 @@ from elicense.jose.sjson import dumps, dumps_simple
 from elicense.replay import ReplayStore
 from elicense.sdjwt import (
     Rand,
-    SplitPresentation,
     holder_key,
     issue_encoded,
     resolve_ordered,
@@ -397,7 +396,7 @@ def verify_license(
     if sd_jwt_hash is not None:  # it covers the signing input: the rest of the SD-JWT
         sd_jwt_hash.update(parts.sd_jwt_from(len(parsed.signing_input)).encode("ascii"))
     key_bound = _key_binding(
-        parts, payload, now, policy, replay,
+        parts.kb_jwt, payload, now, policy, replay,
         sd_jwt_hash.digest() if sd_jwt_hash is not None else None,
     )  # fmt: skip
     if status is not None:
@@ -427,15 +426,16 @@ def verify_license(
 
 
 def _key_binding(
-    parts: SplitPresentation,
+    kb_jwt: str | None,
     payload: Mapping[str, Any],
     now: int,
     policy: VerifierPolicy,
     replay: ReplayStore | None,
     sd_jwt_digest: bytes | None,
 ) -> bool:
-    """Item 19: the policy decides; a KB-JWT is checked when the policy can check it."""
-    kb_jwt = parts.kb_jwt
+    """Item 19: the policy decides; a KB-JWT is checked when the policy can check it.
+    ``verify_license`` continued the issuer JWT's hash over the SD-JWT exactly when it
+    does (``sd_jwt_digest``), so the SD-JWT text itself is never copied out."""
     if policy.require_key_binding:
         if kb_jwt is None:
             raise ElicenseError("kb.required")
@@ -446,10 +446,10 @@ def _key_binding(
     key = holder_key(payload)
     if key is None:
         raise ElicenseError("kb.no_holder_key")
-    # The SD-JWT text is only hashed (so only copied out) when no digest was continued.
-    sd_jwt = parts.sd_jwt if sd_jwt_digest is None else ""
+    if sd_jwt_digest is None:  # pragma: no cover - verify_license always passes it here
+        raise ValueError("a checked KB-JWT needs the SD-JWT's digest")
     verify_key_binding(
-        kb_jwt, sd_jwt, key, audience=policy.audience, nonce=policy.nonce, now=now,
+        kb_jwt, None, key, audience=policy.audience, nonce=policy.nonce, now=now,
         leeway=min(policy.leeway, 60), max_age=policy.kb_max_age, sd_jwt_digest=sd_jwt_digest,
     )  # fmt: skip
     if replay is not None and not replay.consume(

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from elicense.errors import ElicenseError
@@ -30,6 +30,7 @@ from elicense.jose.sjson import (
     decode_text,
     dumps,
     dumps_simple,
+    is_container,
     loads_canonical,
     loads_string_array,
     loads_value,
@@ -254,11 +255,6 @@ class SplitPresentation:
         """``sd_jwt[start:]``, without copying out the part before ``start``."""
         return self._text[start : self._end]
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.jwt, self.disclosures, self.kb_jwt, self.sd_jwt))
-
-    """Everything up to and including the last ``~``: what ``sd_hash`` covers."""
-
 
 def split(
     text: str, *, max_length: int, max_disclosures: int, kb_parsed_later: bool = False
@@ -368,8 +364,6 @@ def _by_digest(disclosures: Sequence[str]) -> dict[str, _Disclosure]:
     return by_digest
 
 
-# Containers are tested as ``isinstance(v, dict) or isinstance(v, list)``: compiled, each
-# is a type-flag test, where ``isinstance(v, (dict, list))`` is a generic call.
 #: Exactly these types are never containers: an object whose members are all of them
 #: needs no recursive walk (tested in C with ``issuperset(map(type, ...))``).
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
@@ -408,7 +402,7 @@ class _Resolver:
         if not _SCALARS.issuperset(map(type, out.values())):
             if depth >= MAX_DEPTH:
                 raise ElicenseError("token.too_deep")
-            for k in [k for k, v in out.items() if isinstance(v, dict) or isinstance(v, list)]:  # noqa: SIM101
+            for k in [k for k, v in out.items() if is_container(v)]:
                 v = out[k]
                 if (
                     type(v) is dict
@@ -436,8 +430,7 @@ class _Resolver:
                 raise ElicenseError("sd.bad_disclosure", details={"reason": "array shape"})
             if name in out:
                 raise ElicenseError("sd.claim_override")
-            nested = isinstance(v, dict) or isinstance(v, list)  # noqa: SIM101
-            out[name] = self.value(v, depth + 1) if nested else v
+            out[name] = self.value(v, depth + 1) if is_container(v) else v
             if top:
                 self.top_level_disclosed.append(name)
         return out
@@ -454,8 +447,7 @@ class _Resolver:
                 if found[1] is not None:
                     raise ElicenseError("sd.bad_disclosure", details={"reason": "object shape"})
                 item = found[2]  # noqa: PLW2901 - the disclosed element replaces the placeholder
-            nested = isinstance(item, dict) or isinstance(item, list)  # noqa: SIM101
-            out.append(self.value(item, depth + 1) if nested else item)
+            out.append(self.value(item, depth + 1) if is_container(item) else item)
         return out
 
     def value(self, v: Any, depth: int) -> Any:
@@ -524,7 +516,7 @@ def _import_holder_key(jwk: tuple[tuple[str, Any], ...]) -> PublicKey:
 
 def verify_key_binding(
     kb_jwt: str,
-    sd_jwt: str,
+    sd_jwt: str | None,
     key: PublicKey,
     *,
     audience: str,
@@ -536,8 +528,8 @@ def verify_key_binding(
 ) -> dict[str, Any]:
     """Checklist item 20: typ, signature by cnf, iat window, aud, nonce, sd_hash.
 
-    ``sd_jwt_digest``: SHA-256 of ``sd_jwt``, when the caller has it already (see
-    ``verify_with_sha256``)."""
+    ``sd_jwt_digest``: SHA-256 of the SD-JWT, when the caller has it already (see
+    ``verify_with_sha256``); ``sd_jwt`` may then be None."""
     parsed = parse_compact(kb_jwt, typ=KB_TYP, allowed_header=HEADER_NO_KID, max_length=4096)
     verify_with(parsed, key, "kb.bad_signature")
     claims = parsed.payload
@@ -552,6 +544,8 @@ def verify_key_binding(
     if not isinstance(claims.get("nonce"), str) or claims["nonce"] != nonce:
         raise ElicenseError("kb.bad_nonce")
     if sd_jwt_digest is None:
+        if sd_jwt is None:
+            raise ValueError("key binding needs the SD-JWT or its digest")
         sd_jwt_digest = hashlib.sha256(sd_jwt.encode("ascii")).digest()
     expected = b64e(sd_jwt_digest)
     if claims.get("sd_hash") != expected:

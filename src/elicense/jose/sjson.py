@@ -96,26 +96,28 @@ def _decode(text: str) -> Any:
     return value
 
 
+def is_container(value: Any) -> bool:
+    """A JSON object or array. Two isinstance calls on purpose: compiled, each is a
+    type-flag test, where ``isinstance(value, (dict, list))`` is a generic call."""
+    return isinstance(value, dict) or isinstance(value, list)  # noqa: SIM101
+
+
 def _depth_ok(value: Any, budget: int) -> bool:
-    """No more than ``budget`` containers nested below ``value``. Only containers are
-    visited (a call per scalar cost more than the rest of the walk); the two isinstance
-    calls are deliberate: compiled, each is a type-flag test, the tuple form a generic
-    call."""
+    """No more than ``budget`` levels below ``value``, every member (scalars too) one
+    level. Only containers are walked into: a call per scalar cost more than the rest of
+    the walk."""
     if budget < 0:
         return False
     if isinstance(value, dict):
-        if budget == 0 and value:  # a member, even a scalar, is one level too deep
-            return False
-        for v in value.values():
-            if (isinstance(v, dict) or isinstance(v, list)) and not _depth_ok(v, budget - 1):  # noqa: SIM101
-                return False
+        members: Any = value.values()
     elif isinstance(value, list):
-        if budget == 0 and value:
-            return False
-        for v in value:
-            if (isinstance(v, dict) or isinstance(v, list)) and not _depth_ok(v, budget - 1):  # noqa: SIM101
-                return False
-    return True
+        members = value
+    else:
+        return True
+    if budget == 0 and value:  # a member, even a scalar, is one level too deep
+        return False
+    # mypyc compiles all() over a generator into a plain loop.
+    return all(_depth_ok(v, budget - 1) for v in members if is_container(v))
 
 
 def _strings_ok(value: Any) -> bool:

@@ -142,7 +142,7 @@ class SqlAccessLog:
         if self._replay is not None:
             self._replay.tick(now)  # the replay table's occasional purge
         if self._settle_pg is not None:
-            return self._settle_in_one_call(self._settle_pg, settlement, now)
+            return self._settle_in_one_call(settlement, now)
         s = settlement
         params = {
             "namespace": s.replay_namespace,
@@ -162,8 +162,10 @@ class SqlAccessLog:
                 record = s.record
             return self._append(conn, record)
 
-    def _settle_in_one_call(self, sql: str, s: Settlement, now: int) -> AccessRecord:
+    def _settle_in_one_call(self, s: Settlement, now: int) -> AccessRecord:
         """PostgreSQL: ``elicense_settle_json`` picks one of the three records and places it."""
+        sql = self._settle_pg
+        assert sql is not None  # noqa: S101 - only called on PostgreSQL
         variants = (s.record, s.replayed, s.exhausted)
         head = s.record
         for v in variants:

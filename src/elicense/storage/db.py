@@ -82,6 +82,21 @@ class DriverConnection(Protocol):
     def execute(self, sql: str, params: Any, /) -> DriverCursor: ...
 
 
+DEFAULT_PAGE_SIZE = 4096
+"""Page size of new SQLite databases unless the URL says otherwise.
+
+SQLite's own default, and the right one for a platform that serves scans: a scan's write
+touches about nine pages (the code's single use, the access record and its indexes, the
+chain head) and the WAL takes whole pages, so with 16 KiB pages every scan wrote ~140 KiB
+to the WAL and the automatic checkpoints that copy it back stalled a commit for 14 ms
+every few hundred scans (bench/http.py, SQLite: 50 % of the bare endpoint and a paced p99
+of 63 ms with 16 KiB pages; 64 % and 21 ms with 4 KiB). A database created for a large
+bulk import first may take ``?page_size=16384``: five license rows per page, about a
+third less CPU per imported row (docs/import.md)."""
+PAGE_SIZES = (4096, 16384)
+"""The page sizes a SQLite URL may ask for (``?page_size=``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A parsed database URL: which kind, the SQLAlchemy URL, and the schema if any."""
@@ -93,7 +108,7 @@ class Target:
     schema: str | None
     synchronous: str = "NORMAL"
     """SQLite only: ``NORMAL`` (default) or ``FULL`` (``?synchronous=full`` in the URL)."""
-    page_size: int = 4096
+    page_size: int = DEFAULT_PAGE_SIZE
     """SQLite only: the page size a new database is created with (``?page_size=16384``
     in the URL); an existing database keeps its own. See ``PAGE_SIZES``."""
 
@@ -111,8 +126,9 @@ def parse_url(url: str, schema: str | None = None) -> Target:
         page = str(query.pop("page_size", DEFAULT_PAGE_SIZE))
         if sync not in ("NORMAL", "FULL") or query or parsed.host or parsed.username:
             raise ElicenseError("storage.bad_url", details={"reason": "sqlite:///PATH only"})
-        if page not in PAGE_SIZES:
-            raise ElicenseError("storage.bad_url", details={"reason": "page_size: 4096 or 16384"})
+        if page not in {str(size) for size in PAGE_SIZES}:
+            sizes = " or ".join(map(str, PAGE_SIZES))
+            raise ElicenseError("storage.bad_url", details={"reason": f"page_size: {sizes}"})
         if schema is not None:
             raise ElicenseError("storage.bad_url", details={"reason": "schema is PostgreSQL only"})
         database = parsed.database or ":memory:"
@@ -201,20 +217,6 @@ def _ping_idle_connections(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi)
         except Exception:
             raise exc.DisconnectionError() from None
-
-
-DEFAULT_PAGE_SIZE = 4096
-"""Page size of new SQLite databases unless the URL says otherwise.
-
-SQLite's own default, and the right one for a platform that serves scans: a scan's write
-touches about nine pages (the code's single use, the access record and its indexes, the
-chain head) and the WAL takes whole pages, so with 16 KiB pages every scan wrote ~140 KiB
-to the WAL and the automatic checkpoints that copy it back stalled a commit for 14 ms
-every few hundred scans (bench/http.py, SQLite: 50 % of the bare endpoint and a paced p99
-of 63 ms with 16 KiB pages; 64 % and 21 ms with 4 KiB). A database created for a large
-bulk import first may take ``?page_size=16384``: five license rows per page, about a
-third less CPU per imported row (docs/import.md)."""
-PAGE_SIZES = ("4096", "16384")
 
 
 def _sqlite_events(
