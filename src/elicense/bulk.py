@@ -29,7 +29,10 @@ core) and the database, so that the main process does almost nothing per row:
 A transaction covers a batch of rows: a killed import leaves whole batches or nothing. A
 row refused while it is signed, or found stored only when written, leaves its allocated
 entry unused (a gap in the list; never reused). While a batch drains and commits, the
-signing processes already read the next batch's blocks.
+signing processes already sign the next batch's first blocks: once every block of a
+batch has its entries, the next batch's first blocks get theirs inside the same
+transaction (``BulkWriter.carry``), so the commit never leaves the processes idle. A
+kill after that commit leaves those entries unused, like a refused row's.
 
 Rows that fail go to a reject file (CSV: row, field, code, message) — never the value,
 which may be personal data. A historical identifier carrying a known non-standard check
@@ -78,7 +81,7 @@ from elicense.identifiers.license_id import compose_license_id, parse_license_id
 from elicense.jose.keys import Signer
 from elicense.licenses import StatusRef, issue_license
 from elicense.platform import Platform
-from elicense.ports import BulkWriter, HolderRow, LicenseRow, StatusEntries
+from elicense.ports import BulkWriter, CarriedEntries, HolderRow, LicenseRow, StatusEntries
 from elicense.records import LicenseRecord
 from elicense.trust import IssuerEntry
 
@@ -92,10 +95,13 @@ LONG_TERM = frozenset({"", "长期", "长期有效", "永久", "long-term"})
 _SERIAL_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 REJECT_HEADER = ("row", "field", "code", "message")
 
-DEFAULT_BATCH = 50_000
-"""Rows per transaction: each batch ends with the signing processes short of work while
-its last chunks are written and committed, so fewer, larger batches keep every core
-busier; a kill loses at most one batch, which a re-run redoes."""
+DEFAULT_BATCH = 20_000
+"""Rows per transaction; a kill loses at most one batch, which a re-run redoes. Each
+commit copies its batch into the database file (see ``SqlLicenses.bulk_load``) while
+the signing processes sign the next batch's first blocks: a batch whose commit takes no
+longer than they have to sign keeps every core busy. A 400,000-row import ran at
+11,552–11,721/s with 20,000-row batches, 11,587–11,676/s with 25,000 and
+11,075–11,453/s with 50,000 (alternated)."""
 DEFAULT_CHUNK = 500
 """Rows per block sent to a signing process."""
 _MAX_ROW_BYTES = 1024
@@ -106,6 +112,10 @@ _READ = 1 << 20
 _IN_FLIGHT_PER_WORKER = 4
 """Blocks read and not yet stored, per signing process: enough that none waits for the
 main process while it writes a chunk, few enough that memory stays flat."""
+_AHEAD_PER_WORKER = 16
+"""The same while the next batch is read ahead of a commit: a batch's commit keeps the
+main process busy for a second or two, and the signing processes should have that long
+of the next batch's rows to sign (with 500-row blocks, about 1.5 s at 10,000 rows/s)."""
 
 
 # --- results -----------------------------------------------------------------------------
@@ -976,6 +986,7 @@ class _Chunk:
     signed: Signed | None = None
     sent_to_sign: bool = False
     present: int = 0
+    entries: list[StatusEntries] = field(default_factory=list)
 
 
 class _Run:
@@ -1010,22 +1021,27 @@ class _Run:
         self.read_batch = 0
         self.read_batch_lines = 0
         self.in_flight_max = pool.size * _IN_FLIGHT_PER_WORKER
+        self.ahead_max = pool.size * _AHEAD_PER_WORKER
         self.done_bytes = 0
+        self.current = 0
+        """The batch being written."""
+        self.carried: CarriedEntries = {}
+        """Entries the previous batch's transaction allocated for this one's first blocks."""
 
     def run(self) -> ImportSummary:
-        current = 0
         while True:
             self._read()
-            if not self._pending(current):
+            if not self._pending(self.current):
                 return self.summary
             self.batch = ImportSummary()
             self.batch_rejects = []
             if self.owners:
-                self.store.issue_bulk(self.owners, partial(self._run_batch, current))
+                build = partial(self._run_batch, self.current)
+                self.store.issue_bulk(self.owners, build, self.carried)
             else:  # no issuer to sign for: every row is refused, nothing is written
-                self._run_batch(current, _NoWriter())
+                self._run_batch(self.current, _NoWriter())
             self._commit()
-            current += 1
+            self.current += 1
 
     def _pending(self, batch: int) -> bool:
         """Whether batch ``batch`` still has a block to write (reading as needed)."""
@@ -1036,7 +1052,9 @@ class _Run:
 
     def _read(self) -> None:
         """Send blocks to the signing processes while fewer than the limit are in flight."""
-        while not self.eof and self.next_seq - self.write_seq < self.in_flight_max:
+        while not self.eof and self.next_seq - self.write_seq < (
+            self.ahead_max if self.read_batch > self.current else self.in_flight_max
+        ):
             block = next(self.blocks, None)
             if block is None:
                 self.eof = True
@@ -1052,26 +1070,39 @@ class _Run:
 
     def _run_batch(self, batch: int, writer: BulkWriter) -> None:
         # Blocks of this batch read (and parsed) while the previous one committed.
-        for early in list(self.chunks.values()):
-            if early.batch == batch and early.parsed is not None and not early.sent_to_sign:
-                self._sign(early, writer)
+        self._sign_parsed(batch, writer)
+        # Once every block of this batch has its entries, the next batch's blocks get
+        # theirs in this transaction too.
+        ahead = False
         while True:
             while (chunk := self.chunks.get(self.write_seq)) is not None and (
                 chunk.batch == batch and chunk.signed is not None
             ):
                 self._write(chunk, writer)
             if not self._pending(batch):
+                carried = [c for c in self.chunks.values() if c.batch == batch + 1]
+                self.carried = writer.carry([e for c in carried for e in c.entries])
                 return
+            if not ahead and self.read_batch > batch:
+                ahead = all(c.sent_to_sign for c in self.chunks.values() if c.batch == batch)
+                if ahead:
+                    self._sign_parsed(batch + 1, writer)
             self._read()
             kind, seq, answer = self.pool.receive()
             got = self.chunks[seq]
             self.pool.pending[got.worker] -= 1
             if kind == _PARSED:
                 got.parsed = answer
-                if got.batch == batch:
+                if got.batch == batch or (ahead and got.batch == batch + 1):
                     self._sign(got, writer)
             else:
                 got.signed = answer
+
+    def _sign_parsed(self, batch: int, writer: BulkWriter) -> None:
+        """Sign the blocks of ``batch`` parsed and waiting for their entries."""
+        for chunk in list(self.chunks.values()):
+            if chunk.batch == batch and chunk.parsed is not None and not chunk.sent_to_sign:
+                self._sign(chunk, writer)
 
     def _sign(self, chunk: _Chunk, writer: BulkWriter) -> None:
         """Allocate entries for the rows a block kept and ask its process to sign them."""
@@ -1087,7 +1118,7 @@ class _Run:
             if skip:
                 chunk.present = len(skip)
                 runs = _without(runs, skip)
-        entries = writer.allocate(runs) if runs else []
+        entries = chunk.entries = writer.allocate(runs) if runs else []
         self.pool.send(chunk.worker, (_SIGN, chunk.block.seq, skip, entries))
 
     def _write(self, chunk: _Chunk, writer: BulkWriter) -> None:
@@ -1156,3 +1187,6 @@ class _NoWriter:
 
     def write(self, holders: Sequence[HolderRow], licenses: Sequence[LicenseRow]) -> list[int]:
         raise ElicenseError("trust.unknown_issuer")
+
+    def carry(self, entries: Sequence[StatusEntries]) -> CarriedEntries:
+        return {}

@@ -9,7 +9,7 @@ record is durable when ``append`` returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -69,6 +69,9 @@ LicenseRow = tuple[Any, ...]
 import's signing processes send back, written as it is (no record built per row)."""
 HolderRow = tuple[str, str, str, int]
 """A holder as a plain tuple of ``HolderRecord``'s fields, in their order."""
+CarriedEntries = Mapping[tuple[int, int], str]
+"""Status entries (list id, index) allocated in one ``issue_bulk`` transaction, with
+their owners, for licenses the next one writes (``BulkWriter.carry``)."""
 
 
 class BulkWriter(Protocol):
@@ -86,6 +89,14 @@ class BulkWriter(Protocol):
         positions of the skipped licenses (their entries stay unused gaps)."""
         ...
 
+    def carry(self, entries: Sequence[StatusEntries]) -> CarriedEntries:
+        """Hand entries allocated here, not yet used, over to the next transaction
+        (``issue_bulk(carried=...)``): they are committed with this one, so never handed
+        out again, and the licenses that take them are written by the next one. An import
+        allocates the next batch's first entries before it commits, so its signing
+        processes keep working while the commit runs."""
+        ...
+
 
 _T = TypeVar("_T")
 
@@ -100,17 +111,22 @@ class Licenses(Protocol):
         """The same for a batch, in one transaction: all or nothing."""
         ...
 
-    def issue_bulk(self, owners: Collection[str], build: Callable[[BulkWriter], _T]) -> _T:
+    def issue_bulk(
+        self,
+        owners: Collection[str],
+        build: Callable[[BulkWriter], _T],
+        carried: CarriedEntries | None = None,
+    ) -> _T:
         """Bulk issuance for imports, in one transaction: all or nothing.
 
         The open lists of ``owners`` are locked up front (in a fixed order, so two bulk
         transactions never deadlock). ``build(writer)`` may allocate entries for those
         owners any number of times and writes chunks of signed licenses as they are
         ready (signed in parallel elsewhere), so writing overlaps the signing of the rest.
-        Every license must carry an entry allocated here to its issuer, each entry at most
-        once. An entry no license takes (a row refused while it was being signed, or a
-        number found stored) stays unused: a gap in the list, never a second use. Returns
-        what ``build`` returns."""
+        Every license must carry an entry allocated here (or ``carried`` over from the
+        previous transaction) to its issuer, each entry at most once. An entry no license
+        takes (a row refused while it was being signed, or a number found stored) stays
+        unused: a gap in the list, never a second use. Returns what ``build`` returns."""
         ...
 
     def issuer_types_present(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

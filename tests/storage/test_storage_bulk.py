@@ -10,8 +10,9 @@ from dataclasses import astuple
 
 import pytest
 
+from elicense import ports
 from elicense.errors import ElicenseError
-from elicense.ports import BulkWriter, HolderRow, LicenseRow
+from elicense.ports import BulkWriter, HolderRow, LicenseRow, StatusEntries
 from elicense.records import HolderRecord, LicenseRecord
 from elicense.statuslist import IndexPermutation, StatusList
 from elicense.storage import SqlStorage
@@ -215,6 +216,80 @@ def test_a_non_valid_state_of_a_bulk_license_is_mirrored_in_its_list(storage: Sq
     lst = storage.status_lists.get(rec.status_list_id)
     assert lst is not None
     assert StatusList(lst.size, lst.bits, lst.data)[rec.status_idx] == 1
+
+
+def test_entries_carried_over_are_written_by_the_next_transaction_even_once_their_list_closed(
+    open_store: Opener,
+) -> None:
+    """What lets an import sign the next batch while the last one commits."""
+    store = open_store(list_size=8)
+    h = holder(1)
+    carried: list[tuple[int, int]] = []
+
+    def first(writer: BulkWriter) -> ports.CarriedEntries:
+        writer.write([_hrow(h)], _rows(writer, ["A0", "A1"], ISSUER, h))
+        entries = writer.allocate([(ISSUER, 9)])  # 6 on the first list (it fills), 3 on a new one
+        carried.extend((e.list_id, i) for e in entries for i in e.indexes)
+        return writer.carry(entries)
+
+    handed = store.licenses.issue_bulk([ISSUER], first)
+    assert sorted(handed) == sorted(carried)
+    assert [lst.next_counter for lst in store.status_lists.for_owner(ISSUER)] == [8, 3]
+
+    def second(writer: BulkWriter) -> None:
+        rows = [
+            _row(new_license(f"B{n}", h.pseudonym, state=1 if n in (0, 8) else 0)(*entry))
+            for n, entry in enumerate(carried)
+        ]
+        writer.write([], rows)
+
+    store.licenses.issue_bulk([ISSUER], second, handed)
+    lists = store.status_lists.for_owner(ISSUER)
+    assert [lst.next_counter for lst in lists] == [8, 3]  # nothing handed out twice
+    assert store.licenses.count() == 11
+    for n in (0, 8):  # the state of a carried entry lands in its list, open or closed
+        rec = store.licenses.get_by_number(ISSUER, "11100000000013338W011", f"B{n}")
+        assert rec is not None
+        lst = store.status_lists.get(rec.status_list_id)
+        assert lst is not None
+        assert StatusList(lst.size, lst.bits, lst.data)[rec.status_idx] == 1
+
+
+def test_only_entries_handed_out_and_unused_can_be_carried_and_only_to_the_next_transaction(
+    storage: SqlStorage,
+) -> None:
+    h = holder(1)
+    storage.holders.upsert(h)
+
+    def used(writer: BulkWriter) -> None:
+        entries = writer.allocate([(ISSUER, 1)])
+        writer.write(
+            [], [_row(new_license("S1", h.pseudonym)(entries[0].list_id, entries[0].indexes[0]))]
+        )
+        writer.carry(entries)
+
+    def invented(writer: BulkWriter) -> None:
+        (e,) = writer.allocate([(ISSUER, 1)])
+        writer.carry([StatusEntries(e.list_id, e.uri, [e.indexes[0] + 1])])
+
+    for build in (used, invented):
+        with pytest.raises(ElicenseError) as exc:
+            storage.licenses.issue_bulk([ISSUER], build)
+        assert exc.value.code == "storage.conflict"
+    handed = storage.licenses.issue_bulk([ISSUER], lambda w: w.carry(w.allocate([(ISSUER, 1)])))
+    ((entry, _),) = handed.items()
+
+    def write(serial: str) -> Callable[[BulkWriter], None]:
+        return lambda w: w.write([], [_row(new_license(serial, h.pseudonym)(*entry))])
+
+    storage.licenses.issue_bulk([ISSUER], write("S2"), handed)
+    with pytest.raises(ElicenseError) as dropped:  # not carried: the next one refuses it
+        storage.licenses.issue_bulk([ISSUER], write("S3"))
+    assert dropped.value.code == "storage.conflict"
+    with pytest.raises(ElicenseError) as again:  # carried twice: the entry is taken
+        storage.licenses.issue_bulk([ISSUER], write("S3"), handed)
+    assert again.value.code == "storage.conflict"
+    assert storage.licenses.count() == 1
 
 
 def test_issuer_types_present_names_the_pairs_with_a_stored_license(storage: SqlStorage) -> None:

@@ -16,7 +16,6 @@ both try to open an owner's first list, one insert fails and that transaction is
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -29,7 +28,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from elicense.errors import ElicenseError
-from elicense.ports import BulkWriter, HolderRow, LicenseRow, NewLicense, StatusEntries
+from elicense.ports import (
+    BulkWriter,
+    CarriedEntries,
+    HolderRow,
+    LicenseRow,
+    NewLicense,
+    StatusEntries,
+)
 from elicense.records import HolderRecord, LicenseRecord, Page, StatusEvent, StatusListRecord
 from elicense.statuslist import IndexPermutation, StatusList
 from elicense.storage.db import Database
@@ -129,7 +135,6 @@ class SqlLicenses:
     def __init__(self, db: Database, settings: ListSettings) -> None:
         self._db = db
         self._settings = settings
-        self._checkpointer: _Checkpointer | None = None
         self._for_holder = db.sql(_FOR_HOLDER)
 
     # --- issuing ---------------------------------------------------------------------
@@ -176,7 +181,12 @@ class SqlLicenses:
         conn.execute(licenses.insert(), [license_row(r) for r in records])
         return records
 
-    def issue_bulk(self, owners: Collection[str], build: Callable[[BulkWriter], _T]) -> _T:
+    def issue_bulk(
+        self,
+        owners: Collection[str],
+        build: Callable[[BulkWriter], _T],
+        carried: CarriedEntries | None = None,
+    ) -> _T:
         """See ``ports.Licenses.issue_bulk``. Retried (like ``issue_many``) only when the
         race on opening a first list happens while locking, before ``build`` has run:
         ``build`` usually consumes a stream and cannot be replayed."""
@@ -184,13 +194,10 @@ class SqlLicenses:
             bulk: _Bulk | None = None
             try:
                 with self._db.write() as conn:
-                    bulk = _Bulk(self, conn)
-                    try:
-                        bulk.lock(sorted(set(owners)))
-                        result = build(bulk)
-                        bulk.finish()
-                    finally:
-                        bulk.release()
+                    bulk = _Bulk(self, conn, carried or {})
+                    bulk.lock(sorted(set(owners)))
+                    result = build(bulk)
+                    bulk.finish()
                     return result
             except _OpenListRace:
                 if bulk is not None and bulk.started:
@@ -218,18 +225,19 @@ class SqlLicenses:
 
     @contextmanager
     def bulk_load(self, expected_rows: int) -> Iterator[bool]:
-        """Around an import on SQLite: committed pages are copied from the WAL into the
-        database by a thread of their own, and for a large import the licenses' holder
-        index is dropped for the duration and rebuilt at the end in one statement.
-        Yields whether the index was suspended.
+        """Around an import on SQLite: for a large import the licenses' holder index is
+        dropped for the duration and rebuilt at the end in one statement. Yields whether
+        the index was suspended.
 
-        **Checkpoints.** A commit normally copies the WAL into the database itself (an
-        automatic checkpoint): a batch of 50,000 licenses is about 230 MB of pages, and
-        the signing processes wait while the main process copies them. Here the bulk
-        transactions turn the automatic checkpoint off and a thread checkpoints
-        (``PASSIVE``: never blocks a reader or the writer) a few times a second, with
-        the GIL released, while the next batch is signed and written. Durability is
-        unchanged: each commit is in the WAL as before.
+        **Checkpoints** are left as they are: each batch's commit copies the batch from
+        the WAL into the database (SQLite's automatic checkpoint: 0.5–1.5 s for 50,000
+        licenses), in the main process. That keeps the WAL one batch long — it
+        restarts from its beginning only once everything in it is copied — and the
+        signing processes do not wait for it: they sign the next batch's first blocks,
+        whose entries the batch allocated before it committed (``BulkWriter.carry``). A
+        thread checkpointing in the background changed nothing measurable (20,000-row
+        batches of a 400,000-row import: 11,248 and 11,839 licenses/s without it, 11,912
+        and 10,967 with it, alternated).
 
         **The holder index.** Of the licenses table's seven indexes only this one takes
         its keys in random order (pseudonyms are keyed hashes), so once it outgrows the
@@ -246,23 +254,17 @@ class SqlLicenses:
         if self._db.kind != "sqlite" or self._db.target.memory:
             yield False
             return
-        checkpointer = _Checkpointer(self._db)
-        self._checkpointer = checkpointer
+        if expected_rows < _BULK_INDEX_MIN_ROWS or expected_rows < self.count():
+            yield False
+            return
+        index = _holder_index()
+        with self._db.write() as conn:
+            conn.execute(DropIndex(index, if_exists=True))
         try:
-            if expected_rows < _BULK_INDEX_MIN_ROWS or expected_rows < self.count():
-                yield False
-                return
-            index = _holder_index()
-            with self._db.write() as conn:
-                conn.execute(DropIndex(index, if_exists=True))
-            try:
-                yield True
-            finally:
-                with self._db.write() as conn:
-                    conn.execute(CreateIndex(index, if_not_exists=True))
+            yield True
         finally:
-            self._checkpointer = None
-            checkpointer.stop()
+            with self._db.write() as conn:
+                conn.execute(CreateIndex(index, if_not_exists=True))
 
     def numbers_present(self, numbers: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Grouped by (issuer, type): each lookup is a range of the
@@ -474,14 +476,13 @@ class _Bulk:
     """One ``issue_bulk`` transaction (the ``BulkWriter``): the owners' lists, the entries
     handed out and not yet used, and the writes of each chunk as it arrives."""
 
-    def __init__(self, licensing: SqlLicenses, conn: Connection) -> None:
+    def __init__(self, licensing: SqlLicenses, conn: Connection, carried: CarriedEntries) -> None:
         self.licensing = licensing
         self.conn = conn
         self.started = False
         self.current: dict[str, _OpenList] = {}
         self.lists: dict[int, _OpenList] = {}
-        self.handed: dict[tuple[int, int], str] = {}
-        self.checkpoints_off = False
+        self.handed: dict[tuple[int, int], str] = dict(carried)
         db = licensing._db
         # Plain SQL with positional rows: the rows go to the driver's executemany as they
         # are, without a compiled statement turning every row into a parameter dict and
@@ -499,10 +500,6 @@ class _Bulk:
             # most inserts of a large import miss it. 64 MiB halves the insert cost. The
             # setting stays with this pooled connection (only importers use this path).
             self.conn.exec_driver_sql(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
-            checkpointer = self.licensing._checkpointer
-            if checkpointer is not None and checkpointer.running:
-                self.conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
-                self.checkpoints_off = True
         for owner in owners:  # sorted: every bulk transaction locks in one order
             self._track(owner, self.licensing._lock_open_list(self.conn, owner))
         self.started = True
@@ -510,11 +507,6 @@ class _Bulk:
     def finish(self) -> None:
         for lst in self.lists.values():
             self.licensing._save(self.conn, lst, close=lst.full)
-
-    def release(self) -> None:
-        """The pooled connection goes back as it came (its own automatic checkpoints)."""
-        if self.checkpoints_off:
-            self.conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT}")
 
     def _track(self, owner: str, lst: _OpenList) -> None:
         self.current[owner] = self.lists[lst.id] = lst
@@ -583,48 +575,26 @@ class _Bulk:
                     self._set_state(r[_LIST_AT], r[_IDX_AT], r[_STATE_AT])
         return skipped
 
+    def carry(self, entries: Sequence[StatusEntries]) -> CarriedEntries:
+        handed = self.handed
+        try:
+            return {
+                key: handed.pop(key) for e in entries for key in zip(repeat(e.list_id), e.indexes)
+            }
+        except KeyError:
+            raise ElicenseError(
+                "storage.conflict", "only entries handed out and unused can be carried over"
+            ) from None
+
     def _set_state(self, list_id: int, idx: int, state: int) -> None:
-        lst = self.lists[list_id]
+        lst = self.lists.get(list_id)
+        if lst is None:  # a carried entry of a list that filled up and closed since
+            row = self.conn.execute(
+                select(status_lists).where(status_lists.c.id == list_id).with_for_update()
+            ).one()
+            lst = self.lists[list_id] = _OpenList(row)
         lst.data[idx] = state
         lst.dirty = True
-
-
-_AUTOCHECKPOINT = 1000
-"""SQLite's default: a commit checkpoints once the WAL holds this many pages."""
-
-
-class _Checkpointer:
-    """A thread that checkpoints a SQLite database a few times a second while a bulk
-    import writes (see ``SqlLicenses.bulk_load``).
-
-    A failed checkpoint stops the thread: the import's next transaction then keeps its
-    own automatic checkpoints, as without this thread (a checkpoint is only about when
-    pages are copied, never about what a transaction stores)."""
-
-    def __init__(self, db: Database, interval: float = 0.25) -> None:
-        self._conn = db.engine.raw_connection()  # the engine's own settings (WAL, sync)
-        self._interval = interval
-        self._stop = threading.Event()
-        self._failed = False
-        self._thread = threading.Thread(target=self._run, name="elicense-checkpoint", daemon=True)
-        self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return not self._failed and not self._stop.is_set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._conn.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except Exception:  # any failure: back to automatic checkpoints
-                self._failed = True
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._conn.close()
 
 
 _HOLDER_COLUMNS = tuple(f.name for f in fields(HolderRecord))
