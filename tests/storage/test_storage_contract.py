@@ -24,7 +24,7 @@ from elicense.records import (
     StatusEvent,
 )
 from elicense.statuslist import IndexPermutation, StatusList
-from elicense.storage import SqlStorage, open_storage
+from elicense.storage import SqlStorage, open_storage, upgrade
 from elicense.storage.replay import SqlReplayStore
 from elicense.storage.schema import access_records
 
@@ -41,6 +41,7 @@ from .storage_support import (
     holder,
     license_id,
     new_license,
+    open_for,
 )
 
 Opener = Callable[..., SqlStorage]
@@ -711,5 +712,41 @@ def test_memory_database_is_migrated_on_open_and_shared_by_threads() -> None:
             t.join()
         assert wins.count(True) == 1
         assert len(wins) == 40
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_scan_connection_killed_by_the_server_fails_closed_once_then_is_replaced(
+    postgres_schema: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each thread's own autocommit connection (``Database.driver``) dies with its server
+    backend: the statement that meets the dead connection fails with the caller's code,
+    and the next one gets a fresh connection; after an idle second the ping finds the
+    dead one first, and nothing fails."""
+    import psycopg
+
+    from elicense.storage import db as db_module
+
+    url, schema = postgres_schema
+    upgrade(url, schema=schema)
+    store = open_for(url, schema)
+
+    def kill_this_threads_connection() -> None:
+        with store.db.driver() as conn:
+            (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    try:
+        assert store.licenses.for_holder("p" * 64) == []
+        kill_this_threads_connection()
+        with pytest.raises(ElicenseError) as failed:
+            store.replay.consume("code", "j1", expires_at=NOW + 1, now=NOW)
+        assert failed.value.code == "replay.unavailable"
+        store.replay.consume("code", "j1", expires_at=NOW + 1, now=NOW)  # nothing was stored
+        kill_this_threads_connection()
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
+        assert store.licenses.for_holder("p" * 64) == []
     finally:
         store.close()
