@@ -22,7 +22,8 @@ Access records are counted exactly: the wrk script counts every request it sends
 every answer (wrk's own total misses requests in flight when a timed run stops; these
 runs stop only when everything sent is answered), and the bench compares the records
 written during each run with the requests sent. Every code is used once.
-Run: .venv/bin/python bench/http.py [--seconds 10] [--pg URL]   (needs wrk)
+Run: .venv/bin/python bench/http.py [--seconds 10] [--pg URL] [--only sqlite|postgresql]
+(needs wrk)
 """
 
 from __future__ import annotations
@@ -303,6 +304,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--pg", default=os.environ.get("ELICENSE_TEST_POSTGRES_URL"))
+    ap.add_argument("--only", choices=("sqlite", "postgresql"), help="run one database only")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print(
@@ -321,10 +323,13 @@ def main() -> int:
         f"{'database':10} {'endpoint':22} {'req/s':>7} {'vs bare':>7} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'records':>8} {'sent':>8} {'answered':>8} {'non2xx':>6}"
     )
-    lines = run_backend("sqlite", None, args.seconds, work)
-    if args.pg:
+    lines = [] if args.only == "postgresql" else run_backend("sqlite", None, args.seconds, work)
+    if args.only == "sqlite":
+        pass
+    elif args.pg:
         schema = f"bench_{os.getpid()}"
-        lines += run_backend("postgresql", f"{args.pg}?schema={schema}", args.seconds, work)
+        sep = "&" if "?" in args.pg else "?"  # a URL may carry ?host=/path (a Unix socket)
+        lines += run_backend("postgresql", f"{args.pg}{sep}schema={schema}", args.seconds, work)
     else:
         lines.append("postgresql skipped: pass --pg URL or set ELICENSE_TEST_POSTGRES_URL")
     for line in lines:
