@@ -359,3 +359,13 @@ def test_pseudonym_is_hmac_sha256_of_type_and_code_truncated_to_128_bits() -> No
     expected = hmac.new(SECRET, f"111:{HOLDER}".encode(), hashlib.sha256).digest()[:16]
     assert pseudonym(SECRET, "111", HOLDER) == expected
     assert pseudonym(SECRET, "112", HOLDER) != expected
+
+
+@given(key=st.binary(min_size=0, max_size=200), code=st.text(max_size=40))
+def test_the_pseudonym_is_hmac_sha256_of_type_and_code_truncated_to_128_bits(
+    key: bytes, code: str
+) -> None:
+    """Keys of every length: shorter than a SHA-256 block, exactly one, longer (hashed)."""
+    expected = hmac.digest(key, f"111:{code}".encode(), "sha256")[:16]
+    assert pseudonym(key, "111", code) == expected
+    assert pseudonym(key, "111", code) == expected  # the second from the kept states

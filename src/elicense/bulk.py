@@ -48,6 +48,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import gc
 import io
 import json
 import multiprocessing
@@ -774,6 +775,10 @@ def _serve(setup: _Setup, inbox: Any, outbox: Any) -> None:
     except BaseException as exc:  # reported to the main process, which raises it
         outbox.put((_FAILED, -1, _portable(exc)))
         return
+    # What setup loaded (modules, catalog, keys) lives as long as the process: out of the
+    # collector's sight, its collections only walk the rows in flight (about 1 µs a row
+    # less, in-process).
+    gc.freeze()
     parent = multiprocessing.parent_process()
     while True:
         try:
