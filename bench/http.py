@@ -172,7 +172,9 @@ def drain(log_head: Callable[[], int], sent: int, before: int) -> int:
         time.sleep(0.1)
 
 
-def run_backend(name: str, database_url: str | None, seconds: int, work: Path) -> list[str]:
+def run_backend(
+    name: str, database_url: str | None, seconds: int, work: Path, paced: float | None = None
+) -> list[str]:
     home = work / f"home-{name}"
     now = int(time.time())
     cfg = init_home(
@@ -236,7 +238,7 @@ def run_backend(name: str, database_url: str | None, seconds: int, work: Path) -
         bare = wrk(
             port, tokens(min(int(warm["rate"] * seconds), len(all_tokens))), "x", limit=limit
         )
-        paced_rate = bare["rate"] / 2
+        paced_rate = paced or bare["rate"] / 2
         bare_paced = wrk(port, tokens(int(paced_rate * seconds)), "x", rate=paced_rate, limit=limit)
     finally:
         stop(proc)
@@ -305,6 +307,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--pg", default=os.environ.get("ELICENSE_TEST_POSTGRES_URL"))
     ap.add_argument("--only", choices=("sqlite", "postgresql"), help="run one database only")
+    ap.add_argument(
+        "--paced-rate", type=float, help="offer this rate in the paced runs (for A/B comparisons)"
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print(
@@ -323,13 +328,18 @@ def main() -> int:
         f"{'database':10} {'endpoint':22} {'req/s':>7} {'vs bare':>7} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'records':>8} {'sent':>8} {'answered':>8} {'non2xx':>6}"
     )
-    lines = [] if args.only == "postgresql" else run_backend("sqlite", None, args.seconds, work)
+    lines = (
+        []
+        if args.only == "postgresql"
+        else run_backend("sqlite", None, args.seconds, work, args.paced_rate)
+    )
     if args.only == "sqlite":
         pass
     elif args.pg:
         schema = f"bench_{os.getpid()}"
         sep = "&" if "?" in args.pg else "?"  # a URL may carry ?host=/path (a Unix socket)
-        lines += run_backend("postgresql", f"{args.pg}{sep}schema={schema}", args.seconds, work)
+        url = f"{args.pg}{sep}schema={schema}"
+        lines += run_backend("postgresql", url, args.seconds, work, args.paced_rate)
     else:
         lines.append("postgresql skipped: pass --pg URL or set ELICENSE_TEST_POSTGRES_URL")
     for line in lines:
