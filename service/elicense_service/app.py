@@ -180,6 +180,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     runtime.checkpoint_every = settings.checkpoint_every
     runtime.credentials.ttl = settings.lookup_cache_seconds
     runtime.platform.relying_party_cache.ttl = settings.lookup_cache_seconds
+    runtime.platform.storage.checkpoint_in_background()
     runtime.verify_threads = (
         settings.verify_threads
         if settings.verify_threads is not None

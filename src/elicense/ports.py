@@ -250,4 +250,9 @@ class Storage(Protocol):
         """Raise ``ElicenseError('storage.unavailable')`` when the database cannot answer."""
         ...
 
+    def checkpoint_in_background(self) -> None:
+        """For a long-running server: move whatever housekeeping the database does inside
+        a commit (SQLite's WAL checkpoints) out of the request path. May do nothing."""
+        ...
+
     def close(self) -> None: ...

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -750,3 +752,35 @@ def test_a_scan_connection_killed_by_the_server_fails_closed_once_then_is_replac
         assert store.licenses.for_holder("p" * 64) == []
     finally:
         store.close()
+
+
+def test_a_servers_checkpoints_copy_commits_into_the_database_file_outside_any_commit(
+    tmp_path: Path,
+) -> None:
+    """``checkpoint_in_background``: a thread copies the WAL into the database file, so a
+    commit no longer does it (holding the write gate) once the WAL passes 1,000 pages.
+    Read with ``immutable=1``, the database file alone shows what has been copied."""
+    import sqlite3
+    import threading
+    import time
+
+    path = tmp_path / "served.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    store = open_for(url, None)
+    try:
+        store.checkpoint_in_background()
+        for i in range(40):  # a few pages: far below any commit's own checkpoint
+            store.access_log.append(access(f"a{i}", None))
+        deadline, copied = time.monotonic() + 5, 0
+        while copied < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with contextlib.closing(
+                sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+            ) as file_only:
+                copied = file_only.execute("SELECT count(*) FROM access_records").fetchone()[0]
+        assert copied == 40
+        assert any(t.name == "elicense-checkpoint" for t in threading.enumerate())
+    finally:
+        store.close()
+    assert not any(t.name == "elicense-checkpoint" for t in threading.enumerate())

@@ -97,6 +97,9 @@ class SqlStorage:
     def ping(self) -> None:
         self.db.ping()
 
+    def checkpoint_in_background(self) -> None:
+        self.db.checkpoint_in_background()
+
     def close(self) -> None:
         self.db.close()
 

@@ -46,6 +46,11 @@ from elicense.errors import ElicenseError
 #: Execution option marking a connection whose next transaction writes.
 WRITE = "elicense_write"
 BUSY_TIMEOUT_S = 10.0
+CHECKPOINT_EVERY_S = 0.05
+"""How often a server's SQLite checkpointer thread copies the WAL into the database."""
+FALLBACK_CHECKPOINT_PAGES = 8000
+"""With the checkpointer running, a commit still checkpoints itself once the WAL holds
+this many pages (32 MiB of 4 KiB pages): only if the thread falls behind or stops."""
 PING_AFTER_IDLE_S = 1.0
 """A pooled PostgreSQL connection idle for longer than this is pinged before use."""
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -300,6 +305,7 @@ class Database:
         self._active: ContextVar[Connection | Any | None] = ContextVar(
             f"elicense_storage_{id(self)}", default=None
         )
+        self._checkpointer: _Checkpointer | None = None
         self._pinned = threading.local()
         """PostgreSQL: this thread's own autocommit connection (see ``driver``)."""
         self._all_pinned: list[Any] = []
@@ -491,13 +497,63 @@ class Database:
         with self.read() as conn:
             conn.exec_driver_sql("SELECT 1")
 
+    def checkpoint_in_background(self) -> None:
+        """SQLite (a file): copy committed pages from the WAL into the database in a thread
+        of this process, every ``CHECKPOINT_EVERY_S``, instead of in the commit that
+        crosses SQLite's 1,000-page threshold.
+
+        Under load that commit is a scan's: it holds the write gate, and with it every
+        other scan of every worker, while it copies about 4 MB. A ``PASSIVE`` checkpoint
+        blocks no reader and no writer, and runs with the GIL released. A commit still
+        checkpoints itself past ``FALLBACK_CHECKPOINT_PAGES``, should the thread fall
+        behind or fail (it stops at its first error). Durability is unchanged: every
+        commit is in the WAL."""
+        if self.kind != "sqlite" or self.target.memory or self._checkpointer is not None:
+            return
+
+        @event.listens_for(self.engine, "connect")
+        def _fallback(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute(f"PRAGMA wal_autocheckpoint = {FALLBACK_CHECKPOINT_PAGES}")
+
+        self.engine.dispose()  # connections pooled so far reconnect with the fallback
+        self._checkpointer = _Checkpointer(self.engine, CHECKPOINT_EVERY_S)
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         with self._pinned_lock:
             pinned, self._all_pinned = self._all_pinned, []
         for raw in pinned:
             with suppress(Exception):  # closing anyway
                 raw.close()
         self.engine.dispose()
+
+
+class _Checkpointer:
+    """The thread behind ``Database.checkpoint_in_background``."""
+
+    def __init__(self, engine: Engine, interval: float) -> None:
+        pooled = engine.raw_connection()
+        self._conn: Any = pooled.driver_connection
+        pooled.detach()  # this thread's own, never handed to a request
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="elicense-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except Exception:  # the commits' own (fallback) checkpoints take over
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        with suppress(Exception):
+            self._conn.close()
 
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
