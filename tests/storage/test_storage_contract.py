@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -784,3 +785,38 @@ def test_a_servers_checkpoints_copy_commits_into_the_database_file_outside_any_c
     finally:
         store.close()
     assert not any(t.name == "elicense-checkpoint" for t in threading.enumerate())
+
+
+@pytest.mark.postgres
+def test_a_threads_own_connection_is_closed_when_the_thread_ends_or_the_store_closes(
+    postgres_schema: tuple[str, str],
+) -> None:
+    """Thread pools retire idle threads (anyio's after 10 s) and start new ones: each
+    scanning thread's connection must go with its thread, or a server leaks one per
+    thread it ever had."""
+    import gc
+    import threading
+
+    url, schema = postgres_schema
+    upgrade(url, schema=schema)
+    store = open_for(url, schema)
+    seen: list[Any] = []
+
+    def scan() -> None:
+        with store.db.driver() as conn:
+            conn.execute("SELECT 1")
+            seen.append(conn)
+
+    try:
+        for _ in range(3):
+            worker = threading.Thread(target=scan)
+            worker.start()
+            worker.join()
+        gc.collect()
+        assert len(seen) == 3
+        assert all(conn.closed for conn in seen)
+        scan()  # this thread's own: open until the store closes
+        assert not seen[-1].closed
+    finally:
+        store.close()
+    assert seen[-1].closed

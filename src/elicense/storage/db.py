@@ -29,6 +29,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
@@ -307,8 +308,8 @@ class Database:
         )
         self._checkpointer: _Checkpointer | None = None
         self._pinned = threading.local()
-        """PostgreSQL: this thread's own autocommit connection (see ``driver``)."""
-        self._all_pinned: list[Any] = []
+        """PostgreSQL: this thread's ``_Own`` autocommit connection (see ``driver``)."""
+        self._all_pinned: weakref.WeakSet[_Own] = weakref.WeakSet()
         self._pinned_lock = threading.Lock()
 
     def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
@@ -446,52 +447,49 @@ class Database:
 
     @contextmanager
     def _pinned_driver(self, unavailable: str) -> Iterator[DriverConnection]:
-        pinned = self._pinned
         try:
-            raw = self._pinned_connection()
+            own = self._own_connection()
+            raw = own.raw
             token = self._active.set(raw)
             try:
                 yield cast(DriverConnection, raw)
             except BaseException:
                 if raw.broken or raw.closed:
-                    self._unpin(raw)
+                    self._unpin(own)
                 raise
             finally:
                 self._active.reset(token)
-                pinned.idle_since = time.monotonic()
+                own.idle_since = time.monotonic()
         except _FAILURES as exc:
             raise _failure(exc, unavailable) from None
 
-    def _pinned_connection(self) -> Any:
+    def _own_connection(self) -> _Own:
         """This thread's autocommit connection: made from the pool's settings (its
         ``connect`` events and options) and detached from it, so it never counts
-        against the pool."""
-        pinned = self._pinned
-        raw = getattr(pinned, "raw", None)
-        if raw is not None and time.monotonic() - pinned.idle_since >= PING_AFTER_IDLE_S:
+        against the pool. It lives as long as the thread (a thread pool retires idle
+        threads: anyio's after 10 s) or until ``close``."""
+        own: _Own | None = getattr(self._pinned, "own", None)
+        if own is not None and time.monotonic() - own.idle_since >= PING_AFTER_IDLE_S:
             try:
-                self.engine.dialect.do_ping(raw)
+                self.engine.dialect.do_ping(own.raw)
             except Exception:
-                self._unpin(raw)
-                raw = None
-        if raw is None or raw.closed or raw.broken:
+                self._unpin(own)
+                own = None
+        if own is None or own.raw.closed or own.raw.broken:
             pooled = self.engine.raw_connection()
             raw = cast(Any, pooled.driver_connection)
             pooled.detach()
             raw.autocommit = True
-            pinned.raw = raw
-            pinned.idle_since = time.monotonic()
+            own = self._pinned.own = _Own(raw)
             with self._pinned_lock:
-                self._all_pinned.append(raw)
-        return raw
+                self._all_pinned.add(own)
+        return own
 
-    def _unpin(self, raw: Any) -> None:
-        self._pinned.raw = None
+    def _unpin(self, own: _Own) -> None:
+        self._pinned.own = None
         with self._pinned_lock:
-            if raw in self._all_pinned:
-                self._all_pinned.remove(raw)
-        with suppress(Exception):  # already broken: nothing more to release
-            raw.close()
+            self._all_pinned.discard(own)
+        own.close()
 
     def ping(self) -> None:
         with self.read() as conn:
@@ -523,11 +521,28 @@ class Database:
             self._checkpointer.stop()
             self._checkpointer = None
         with self._pinned_lock:
-            pinned, self._all_pinned = self._all_pinned, []
-        for raw in pinned:
-            with suppress(Exception):  # closing anyway
-                raw.close()
+            pinned, self._all_pinned = list(self._all_pinned), weakref.WeakSet()
+        for own in pinned:
+            own.close()
         self.engine.dispose()
+
+
+class _Own:
+    """A thread's own connection (``Database.driver`` on PostgreSQL). Held only by the
+    thread's ``threading.local``: when the thread ends, this goes and closes it."""
+
+    __slots__ = ("__weakref__", "idle_since", "raw")
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.idle_since = time.monotonic()
+
+    def close(self) -> None:
+        with suppress(Exception):  # closing anyway (it may be broken already)
+            self.raw.close()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class _Checkpointer:
