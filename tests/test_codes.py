@@ -365,7 +365,9 @@ def test_pseudonym_is_hmac_sha256_of_type_and_code_truncated_to_128_bits() -> No
 def test_the_pseudonym_is_hmac_sha256_of_type_and_code_truncated_to_128_bits(
     key: bytes, code: str
 ) -> None:
-    """Keys of every length: shorter than a SHA-256 block, exactly one, longer (hashed)."""
+    """Keys of every length (shorter than a SHA-256 block, one, longer: hashed first) and
+    every call alike: the guard for any faster HMAC (a keyed one kept and copied was
+    tried)."""
     expected = hmac.digest(key, f"111:{code}".encode(), "sha256")[:16]
     assert pseudonym(key, "111", code) == expected
-    assert pseudonym(key, "111", code) == expected  # the second from the kept states
+    assert pseudonym(key, "111", code) == expected  # a second call: nothing kept changes it

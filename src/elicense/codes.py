@@ -17,11 +17,11 @@ the platform key's RFC 7638 thumbprint; the trust list must make it unambiguous.
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from elicense.compact import Reader, Writer, from_digits, to_digits
 from elicense.errors import ElicenseError
@@ -58,40 +58,12 @@ _BY_PREFIX: Final = {p: k for k, p in PREFIXES.items()}
 
 def pseudonym(key: bytes, holder_type: str, holder_code: str) -> bytes:
     """The holder's stable pseudonym: HMAC-SHA256 under the platform's secret, truncated
-    to 128 bits. Only the platform can compute it, so a code reveals nothing by itself.
-
-    HMAC (RFC 2104) from the key's two padded blocks hashed once and copied per message:
-    0.8 µs where ``hmac.digest`` takes 2.0 µs (it sets up OpenSSL's HMAC afresh each
-    call), and a bulk import computes one per row."""
-    states = _HMAC_STATES.get(key)
-    if states is None:
-        states = _hmac_states(key)
-    inner = states[0].copy()
-    inner.update(f"{holder_type}:{holder_code}".encode())
-    outer = states[1].copy()
-    outer.update(inner.digest())
-    digest: bytes = outer.digest()
-    return digest[:PSEUDONYM_BYTES]
-
-
-_HMAC_STATES: Final[dict[bytes, tuple[Any, Any]]] = {}
-"""Per key (a platform has one or two), SHA-256 after its inner and its outer block."""
-
-
-def _hmac_states(key: bytes) -> tuple[Any, Any]:
-    block = hashlib.sha256(key).digest() if len(key) > _SHA256_BLOCK else key
-    block = block.ljust(_SHA256_BLOCK, b"\0")
-    states = (
-        hashlib.sha256(bytes(b ^ 0x36 for b in block)),
-        hashlib.sha256(bytes(b ^ 0x5C for b in block)),
-    )
-    if len(_HMAC_STATES) >= 8:  # keys come from configuration: a few, never unbounded
-        _HMAC_STATES.clear()
-    _HMAC_STATES[key] = states
-    return states
-
-
-_SHA256_BLOCK: Final = 64
+    to 128 bits. Only the platform can compute it, so a code reveals nothing by itself."""
+    msg = f"{holder_type}:{holder_code}".encode()
+    # hmac.digest: one call into OpenSSL (a bulk import computes one per row). A keyed
+    # HMAC copied per message saves 0.4 µs and a hand-written one 0.9 µs of its 2.0 µs:
+    # under 1 % of an imported row's CPU, not worth a second HMAC implementation.
+    return hmac.digest(key, msg, "sha256")[:PSEUDONYM_BYTES]
 
 
 def key_ref(kid: str) -> bytes:
