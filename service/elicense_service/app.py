@@ -6,6 +6,8 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -180,13 +182,21 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     runtime.checkpoint_every = settings.checkpoint_every
     runtime.credentials.ttl = settings.lookup_cache_seconds
     runtime.platform.relying_party_cache.ttl = settings.lookup_cache_seconds
-    runtime.platform.storage.checkpoint_in_background()
     runtime.verify_threads = (
         settings.verify_threads
         if settings.verify_threads is not None
         else DEFAULT_VERIFY_THREADS[runtime.platform.storage.kind]
     )
+
+    @asynccontextmanager
+    async def serving(_app: FastAPI) -> AsyncIterator[None]:
+        # Started by the server, not by building the app (tests and the OpenAPI export
+        # build apps that never serve): SQLite's checkpoints leave the scans' commits.
+        runtime.platform.storage.checkpoint_in_background()
+        yield
+
     app = FastAPI(
+        lifespan=serving,
         title="elicense 电子证照核验服务",
         version="1",
         description="Scan-to-verify for no-certificate cities (无证明城市): codes, presentations, "

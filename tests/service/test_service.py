@@ -340,3 +340,26 @@ def test_refused_scans_count_toward_sealing_the_log(service: Service) -> None:
     )  # fmt: skip
     assert float(gauge.split()[1]) < 5
     assert service.platform.storage.access_log.checkpoints()
+
+
+def test_a_served_sqlite_database_is_checkpointed_by_a_thread_the_server_starts(
+    tmp_path: Path,
+) -> None:
+    """Building the app starts nothing; serving it (its lifespan) starts the thread that
+    keeps WAL checkpoints out of the scans' commits (``checkpoint_in_background``)."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    def threads() -> int:
+        return sum(t.name == "elicense-checkpoint" for t in threading.enumerate())
+
+    before = threads()
+    svc = build_service(tmp_path)
+    try:
+        assert threads() == before
+        with TestClient(svc.client.app):
+            assert threads() == before + 1
+    finally:
+        svc.platform.storage.close()
+    assert threads() == before
