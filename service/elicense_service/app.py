@@ -166,10 +166,6 @@ def _capped(receive: Receive, limit: int) -> Receive:
     return capped
 
 
-DEFAULT_VERIFY_THREADS = {"sqlite": 0, "postgresql": 3}
-"""Verify threads per worker when the settings leave it unset (see ``Settings``)."""
-
-
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the service. Tests pass a ``runtime`` (with their clock); ``serve`` builds one
     from the platform home named by the settings."""
@@ -182,11 +178,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     runtime.checkpoint_every = settings.checkpoint_every
     runtime.credentials.ttl = settings.lookup_cache_seconds
     runtime.platform.relying_party_cache.ttl = settings.lookup_cache_seconds
-    runtime.verify_threads = (
-        settings.verify_threads
-        if settings.verify_threads is not None
-        else DEFAULT_VERIFY_THREADS[runtime.platform.storage.kind]
-    )
+    runtime.verify_threads = settings.verify_threads
 
     @asynccontextmanager
     async def serving(_app: FastAPI) -> AsyncIterator[None]:

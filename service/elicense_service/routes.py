@@ -73,10 +73,10 @@ async def verify(request: Request) -> Response:
     The access record is committed before the response is built; refusals are recorded too
     and carry ``record_id``. The caller is authenticated before the body is even looked
     at (401 comes before 422). Authentication, the body's validation, the verify and the
-    response are one blocking call on one of the worker's verify threads
-    (``verify_threads``): one threadpool hop per scan, and no dependency or body
-    machinery of FastAPI's on the way (the body and security are declared for the
-    OpenAPI document above and checked here)."""
+    response are one blocking call, on the event loop or on one of the worker's verify
+    threads (``Settings.verify_threads``), with no dependency or body machinery of
+    FastAPI's on the way (the body and security are declared for the OpenAPI document
+    above and checked here)."""
     rt: Runtime = request.app.state.runtime
     presented = _presented(request)
     body = await request.body()

@@ -84,7 +84,7 @@ class Runtime:
     credentials: TtlCache[CredentialRecord] = field(default_factory=TtlCache)
     """API credential records by key id (see ``elicense.ttlcache``): the secret's hash is
     still compared on every request; a revocation is seen within the cache's ttl."""
-    verify_threads: int = 1
+    verify_threads: int = 0
     """Threads per worker for ``POST /v1/verify`` (see ``Settings.verify_threads``)."""
     _last_checkpoint: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)

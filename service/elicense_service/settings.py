@@ -28,12 +28,13 @@ class Settings(BaseSettings):
     read on every request). Revoking a key or deactivating a relying party takes effect
     within this time; a wrong secret is refused at once (the hash is compared on every
     request)."""
-    verify_threads: int | None = Field(default=None, ge=0, le=64)
+    verify_threads: int = Field(default=0, ge=0, le=64)
     """Threads per worker that run ``POST /v1/verify`` (each holds one database connection
-    while it runs); 0 runs it on the event loop itself: no thread hop and no contention
-    for the interpreter lock, but the worker reads no other request while a scan waits
-    on the database. Unset: 0 on SQLite, where a scan is local CPU work (bench/http.py,
-    2 workers, A/B in alternation: 67-72 % of the bare endpoint and paced p99 46-52 ms,
-    against 38-54 % and 144-329 ms with one thread); 3 on PostgreSQL, where a scan waits
-    on a network round trip that another scan's thread can use (266 -> 368 scans/s over
-    one thread). Scale CPU with ``--workers``."""
+    while it runs). 0 (the default) runs it on the event loop itself: no thread hop and
+    no contention for the interpreter lock, but the worker reads no other request while
+    a scan waits on the database. That is the cheaper trade on both databases
+    (bench/http.py, 2 workers, 2026-11-22): on SQLite, where a scan is local CPU work,
+    67-72 % of the bare endpoint against 38-54 % with one thread; on PostgreSQL too,
+    where the thread hops and the lock cost more CPU than the round trips they overlap
+    (all processes' CPU per scan: 1.22 ms on the loop, 1.99 ms with 3 threads; 1,330
+    against 911 scans/s). Scale CPU with ``--workers``."""

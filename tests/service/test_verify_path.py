@@ -11,7 +11,6 @@ from sqlalchemy import text
 
 from elicense.credentials import new_api_key
 from elicense.records import RelyingPartyRecord
-from elicense_service.app import DEFAULT_VERIFY_THREADS
 from elicense_service.settings import Settings
 
 from service_support import Service, build_service
@@ -143,16 +142,15 @@ def test_verify_on_the_event_loop_answers_as_on_a_thread(tmp_path: Path) -> None
         svc.platform.storage.close()
 
 
-def test_verify_threads_default_to_the_databases_own_and_a_setting_wins(tmp_path: Path) -> None:
+def test_verify_runs_on_the_event_loop_unless_a_setting_asks_for_threads(tmp_path: Path) -> None:
     svc = build_service(tmp_path / "default")
     runtime = svc.client.app.state.runtime  # type: ignore[attr-defined]
     svc.platform.storage.close()
-    assert runtime.verify_threads == DEFAULT_VERIFY_THREADS["sqlite"] == 0
+    assert runtime.verify_threads == 0
     home = tmp_path / "set" / "platform"
     svc = build_service(tmp_path / "set", settings=Settings(home=home, verify_threads=2))
     svc.platform.storage.close()
     assert svc.client.app.state.runtime.verify_threads == 2  # type: ignore[attr-defined]
-    assert DEFAULT_VERIFY_THREADS["postgresql"] > 1  # a scan there waits on the network
 
 
 def _chunks(total: int, size: int = 8192) -> Iterator[bytes]:
