@@ -333,14 +333,12 @@ def main() -> int:
         if args.only == "postgresql"
         else run_backend("sqlite", None, args.seconds, work, args.paced_rate)
     )
-    if args.only == "sqlite":
-        pass
-    elif args.pg:
+    if args.only != "sqlite" and args.pg:
         schema = f"bench_{os.getpid()}"
         sep = "&" if "?" in args.pg else "?"  # a URL may carry ?host=/path (a Unix socket)
         url = f"{args.pg}{sep}schema={schema}"
         lines += run_backend("postgresql", url, args.seconds, work, args.paced_rate)
-    else:
+    elif args.only != "sqlite":
         lines.append("postgresql skipped: pass --pg URL or set ELICENSE_TEST_POSTGRES_URL")
     for line in lines:
         print(line)

@@ -362,12 +362,11 @@ def test_pseudonym_is_hmac_sha256_of_type_and_code_truncated_to_128_bits() -> No
 
 
 @given(key=st.binary(min_size=0, max_size=200), code=st.text(max_size=40))
-def test_the_pseudonym_is_hmac_sha256_of_type_and_code_truncated_to_128_bits(
+def test_the_pseudonym_matches_hmac_digest_for_keys_of_every_length_and_every_call(
     key: bytes, code: str
 ) -> None:
-    """Keys of every length (shorter than a SHA-256 block, one, longer: hashed first) and
-    every call alike: the guard for any faster HMAC (a keyed one kept and copied was
-    tried)."""
+    """Keys shorter than a SHA-256 block, one block, longer (hashed first), and a second
+    call alike: the guard for any faster HMAC (a keyed one kept and copied was tried)."""
     expected = hmac.digest(key, f"111:{code}".encode(), "sha256")[:16]
     assert pseudonym(key, "111", code) == expected
     assert pseudonym(key, "111", code) == expected  # a second call: nothing kept changes it

@@ -211,11 +211,16 @@ def test_a_non_valid_state_of_a_bulk_license_is_mirrored_in_its_list(storage: Sq
         writer.write([_hrow(h)], [_row(new_license("S1", h.pseudonym, state=1)(*e))])
 
     storage.licenses.issue_bulk([ISSUER], build)
-    rec = storage.licenses.get_by_number(ISSUER, "11100000000013338W011", "S1")
+    assert _listed_state(storage, "S1") == 1
+
+
+def _listed_state(store: SqlStorage, serial: str) -> int:
+    """The state the status list holds at the entry of ``ISSUER``'s license ``serial``."""
+    rec = store.licenses.get_by_number(ISSUER, "11100000000013338W011", serial)
     assert rec is not None
-    lst = storage.status_lists.get(rec.status_list_id)
+    lst = store.status_lists.get(rec.status_list_id)
     assert lst is not None
-    assert StatusList(lst.size, lst.bits, lst.data)[rec.status_idx] == 1
+    return StatusList(lst.size, lst.bits, lst.data)[rec.status_idx]
 
 
 def test_entries_carried_over_are_written_by_the_next_transaction_even_once_their_list_closed(
@@ -248,11 +253,7 @@ def test_entries_carried_over_are_written_by_the_next_transaction_even_once_thei
     assert [lst.next_counter for lst in lists] == [8, 3]  # nothing handed out twice
     assert store.licenses.count() == 11
     for n in (0, 8):  # the state of a carried entry lands in its list, open or closed
-        rec = store.licenses.get_by_number(ISSUER, "11100000000013338W011", f"B{n}")
-        assert rec is not None
-        lst = store.status_lists.get(rec.status_list_id)
-        assert lst is not None
-        assert StatusList(lst.size, lst.bits, lst.data)[rec.status_idx] == 1
+        assert _listed_state(store, f"B{n}") == 1
 
 
 def test_only_entries_handed_out_and_unused_can_be_carried_and_only_to_the_next_transaction(
