@@ -25,7 +25,15 @@ from elicense import consent as consent_mod
 from elicense.audit import sign_checkpoint
 from elicense.catalog import Catalog, LicenseType
 from elicense.claims import day_start, local_date
-from elicense.codes import Kind, VerifiedCode, check_code, issue_code, pseudonym, replay_key
+from elicense.codes import (
+    Kind,
+    VerifiedCode,
+    check_code,
+    claimed_holder,
+    issue_code,
+    pseudonym,
+    replay_key,
+)
 from elicense.disclosure import DisclosedLicense, LicenseView, disclose
 from elicense.errors import ElicenseError
 from elicense.faces import validate_holder
@@ -33,7 +41,7 @@ from elicense.identifiers import HolderCodeType
 from elicense.jose.b64 import b64d
 from elicense.jose.keys import Signer
 from elicense.licenses import StatusRef, VerifiedLicense, issue_license, verify_license
-from elicense.ports import Storage
+from elicense.ports import Pending, Storage
 from elicense.presentations import issue_presentation
 from elicense.records import (
     AccessRecord,
@@ -271,12 +279,18 @@ class Platform:
         replayed whatever else is wrong with it, then the basis, then the grant's budget,
         then the licenses."""
         record_id = rand(16).hex()
+        ahead: Pending[Sequence[LicenseRecord]] | None = None
         try:
             rp = self.relying_party_cache.get(rp_id, now, self.storage.relying_parties.get)
             scenario = self.scenarios.get(scenario_id)
             consent_mod.check_relying_party(rp, scenario)
+            claimed = claimed_holder(text)
+            if claimed is not None:  # read while the signature is checked (not yet used)
+                ahead = self.storage.licenses.for_holder_soon(claimed.hex())
             code = check_code(text, self.trust, now=now, audience=rp_id)
         except ElicenseError as exc:
+            if ahead is not None:
+                ahead.discard()
             stored = self._record(
                 record_id, now, rp_id, scenario_id, None, (), (), "refused", exc.code, None,
                 request_id,
@@ -288,8 +302,12 @@ class Platform:
         basis: consent_mod.AccessBasis | None = None
         disclosed: list[DisclosedLicense] = []
         try:
+            if ahead is not None and claimed != code.pseudonym:  # pragma: no cover - same bytes
+                ahead.discard()
+                ahead = None
+            records = ahead.result() if ahead is not None else None
             basis = self._basis(holder, rp_id, scenario, code.scenarios, now)
-            disclosed = disclose(scenario, self._views(holder, scenario, now))
+            disclosed = disclose(scenario, self._views(holder, scenario, now, records))
             if basis.fields is not None:
                 disclosed = [_narrow(d, basis.fields) for d in disclosed]
         except ElicenseError as exc:
@@ -413,11 +431,20 @@ class Platform:
         except Exception:  # an ElicenseError from storage too: the audit is what failed
             raise ElicenseError("audit.unavailable") from None
 
-    def _views(self, holder: str, scenario: Scenario, now: int) -> list[LicenseView]:
-        """The holder's licenses of the scenario's types, verified, with their validity."""
+    def _views(
+        self,
+        holder: str,
+        scenario: Scenario,
+        now: int,
+        records: Sequence[LicenseRecord] | None = None,
+    ) -> list[LicenseView]:
+        """The holder's licenses of the scenario's types, verified, with their validity
+        (``records``: the holder's licenses, if already read)."""
         wanted = {sl.type_code for sl in scenario.licenses}
         views: list[LicenseView] = []
-        for rec in self.storage.licenses.for_holder(holder):
+        if records is None:
+            records = self.storage.licenses.for_holder(holder)
+        for rec in records:
             if rec.type_code not in wanted:
                 continue
             try:

@@ -99,6 +99,15 @@ class BulkWriter(Protocol):
 
 
 _T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class Pending(Protocol[_T_co]):
+    """A read already started, collected later: exactly one of ``result`` and
+    ``discard`` is called, before the same thread uses the storage again."""
+
+    def result(self) -> _T_co: ...
+    def discard(self) -> None: ...
 
 
 class Licenses(Protocol):
@@ -148,6 +157,11 @@ class Licenses(Protocol):
         self, issuer_id: str, type_code: str, serial: str
     ) -> LicenseRecord | None: ...
     def for_holder(self, pseudonym: str) -> Sequence[LicenseRecord]: ...
+    def for_holder_soon(self, pseudonym: str) -> Pending[Sequence[LicenseRecord]]:
+        """``for_holder`` started now, for a caller with work to do meanwhile (a scan
+        verifies the code's signature while the holder's licenses are read)."""
+        ...
+
     def page(self, *, issuer_id: str | None, after: str | None, limit: int) -> Page: ...
     def count(self) -> int: ...
 

@@ -7,8 +7,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from elicense.codes import claimed_holder
+from elicense.compact import from_digits, to_digits
 from elicense.credentials import new_api_key
 from elicense.records import RelyingPartyRecord
 from elicense_service.settings import Settings
@@ -185,3 +188,44 @@ def test_a_chunked_body_past_the_limit_is_refused_413_on_every_path(service: Ser
     )
     assert small.status_code != 413
     assert small.json()["code"] != "request.too_large"
+
+
+def _forged(text: str) -> str:
+    """The same code with one bit of its signature flipped: it still names its holder."""
+    raw = bytearray(from_digits(text[4:], "code.malformed"))
+    raw[-1] ^= 1
+    return text[:4] + to_digits(bytes(raw))
+
+
+def _scans_read_ahead_and_drop_what_a_refused_code_named(svc: Service) -> None:
+    headers = svc.rp("hotel-qidu")
+    genuine = svc.code()
+    assert claimed_holder(_forged(genuine)) == claimed_holder(genuine) is not None
+    for scanned, code in ((_forged(genuine), "code.bad_signature"), ("RC01123", "code.malformed")):
+        refused = svc.client.post(
+            "/v1/verify", json={"text": scanned, "scenario": "hotel_checkin"}, headers=headers
+        )
+        assert refused.json()["code"] == code
+        assert "licenses" not in refused.json()
+    for _ in range(2):  # the holder's licenses, read afresh on the same connection
+        ok = svc.client.post(
+            "/v1/verify", json={"text": svc.code(), "scenario": "hotel_checkin"}, headers=headers
+        )
+        assert ok.status_code == 200, ok.text
+        assert [lic["type_name"] for lic in ok.json()["licenses"]] == ["居民身份证"]
+
+
+def test_a_refused_code_leaves_the_next_scans_their_licenses_on_sqlite(service: Service) -> None:
+    _scans_read_ahead_and_drop_what_a_refused_code_named(service)
+
+
+@pytest.mark.postgres
+def test_a_refused_code_leaves_the_next_scans_their_licenses_on_postgresql(
+    tmp_path: Path, postgres_schema: tuple[str, str]
+) -> None:
+    url, schema = postgres_schema
+    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    try:
+        _scans_read_ahead_and_drop_what_a_refused_code_named(svc)
+    finally:
+        svc.platform.storage.close()

@@ -26,11 +26,12 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import select
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -449,6 +450,7 @@ class Database:
     def _pinned_driver(self, unavailable: str) -> Iterator[DriverConnection]:
         try:
             own = self._own_connection()
+            _drain(own)
             raw = own.raw
             token = self._active.set(raw)
             try:
@@ -462,6 +464,36 @@ class Database:
                 own.idle_since = time.monotonic()
         except _FAILURES as exc:
             raise _failure(exc, unavailable) from None
+
+    def send_read(
+        self, text: str, params: Mapping[str, str], kinds: Sequence[Callable[[bytes], Any]]
+    ) -> SentRead:
+        """Start one read now, collect its rows later (``SentRead.rows``): on
+        PostgreSQL the statement goes out on this thread's own connection at once, and
+        the caller does its own work while the server runs it instead of waiting for it.
+        ``text`` is written with ``:name`` placeholders; ``kinds`` converts each column
+        from PostgreSQL's text format (``int`` or ``as_text``; NULL stays None). Elsewhere
+        (SQLite, or inside a transaction on this thread, which the read must join) the
+        statement runs when the rows are collected.
+
+        Until its rows are collected or it is discarded, the read holds the thread's
+        connection: the next statement on it drains the read first (``_pinned_driver``),
+        so a caller that forgets costs a wait, never a wrong answer."""
+        if self.kind != "postgresql" or self._active.get() is not None:
+            return _LaterRead(self, self.sql(text), params)
+        sql, names = _dollar(text)
+        try:
+            own = self._own_connection()
+            _drain(own)
+            pg = own.raw.pgconn
+            pg.send_query_params(sql, [params[n].encode() for n in names])
+            while pg.flush():
+                select.select([], [pg.socket], [])
+        except _FAILURES as exc:
+            raise _failure(exc, "storage.unavailable") from None
+        sent = _SentRead(self, own, tuple(kinds))
+        own.pending = sent
+        return sent
 
     def _own_connection(self) -> _Own:
         """This thread's autocommit connection (``_detached``). It lives as long as the
@@ -524,6 +556,126 @@ class Database:
         self.engine.dispose()
 
 
+class SentRead(Protocol):
+    """A read started by ``Database.send_read``."""
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Wait for the rows (converted as ``kinds`` says). Failures are
+        ``storage.unavailable``, as for any read."""
+        ...
+
+    def discard(self) -> None:
+        """Not wanted after all: drop its rows (waiting for the server to finish)."""
+        ...
+
+
+class _LaterRead:
+    """``send_read`` where nothing can be sent ahead: the read runs when collected."""
+
+    __slots__ = ("_db", "_params", "_sql")
+
+    def __init__(self, db: Database, sql: str, params: Mapping[str, str]) -> None:
+        self._db, self._sql, self._params = db, sql, params
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        with self._db.driver() as conn:
+            return [tuple(r) for r in conn.execute(self._sql, self._params).fetchall()]
+
+    def discard(self) -> None:
+        pass
+
+
+class _SentRead:
+    """A read on its way on a thread's own PostgreSQL connection, in libpq's
+    asynchronous interface (psycopg's ``pq`` module): sent with ``PQsendQueryParams``,
+    collected with ``PQconsumeInput``/``PQgetResult``, the way psycopg runs its own
+    statements, only split in two."""
+
+    __slots__ = ("_db", "_kinds", "_own")
+
+    def __init__(self, db: Database, own: _Own, kinds: tuple[Callable[[bytes], Any], ...]) -> None:
+        self._db, self._own, self._kinds = db, own, kinds
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        results = self._collect()
+        if results is None:
+            raise ElicenseError("storage.unavailable", details={"reason": "read discarded"})
+        kinds = self._kinds
+        out: list[tuple[Any, ...]] = []
+        for res in results:
+            if res.status != psycopg.pq.ExecStatus.TUPLES_OK:
+                raise ElicenseError("storage.unavailable", details=_result_details(res))
+            for i in range(res.ntuples):
+                values = [res.get_value(i, j) for j in range(res.nfields)]
+                out.append(
+                    tuple(None if v is None else k(v) for k, v in zip(kinds, values, strict=True))
+                )
+        return out
+
+    def discard(self) -> None:
+        with suppress(ElicenseError):
+            self._collect()
+
+    def _collect(self) -> list[Any] | None:
+        """The results, once (None if already collected); the connection is free after."""
+        own = self._own
+        if own.pending is not self:
+            return None
+        own.pending = None
+        raw = own.raw
+        pg = raw.pgconn
+        try:
+            pg.consume_input()
+            while pg.is_busy():
+                select.select([pg.socket], [], [])
+                pg.consume_input()
+            results = []
+            while (res := pg.get_result()) is not None:
+                results.append(res)
+        except _FAILURES as exc:
+            if raw.broken or raw.closed or pg.status != psycopg.pq.ConnStatus.OK:
+                self._db._unpin(own)
+            raise _failure(exc, "storage.unavailable") from None
+        finally:
+            own.idle_since = time.monotonic()
+        return results
+
+
+def _drain(own: _Own) -> None:
+    """Drop a read sent on ``own`` and never collected, before ``own`` runs another."""
+    if own.pending is not None:
+        own.pending.discard()
+
+
+def as_text(value: bytes) -> str:
+    """A text column in PostgreSQL's text format (``send_read``'s ``kinds``)."""
+    return value.decode()
+
+
+_DOLLAR_CACHE: dict[str, tuple[bytes, tuple[str, ...]]] = {}
+
+
+def _dollar(text: str) -> tuple[bytes, tuple[str, ...]]:
+    """``:name`` placeholders as libpq's ``$1``, ``$2``…, and the names in that order."""
+    found = _DOLLAR_CACHE.get(text)
+    if found is None:
+        names: list[str] = []
+
+        def number(m: re.Match[str]) -> str:
+            if m.group(1) not in names:
+                names.append(m.group(1))
+            return f"${names.index(m.group(1)) + 1}"
+
+        found = _DOLLAR_CACHE[text] = (_NAMED.sub(number, text).encode(), tuple(names))
+    return found
+
+
+def _result_details(res: Any) -> dict[str, Any]:
+    """A failed result named by SQLSTATE only (its message may quote row values)."""
+    state = res.error_field(psycopg.pq.DiagnosticField.SQLSTATE)
+    return {"reason": "statement failed", "sqlstate": state.decode() if state else ""}
+
+
 def _detached(engine: Engine) -> Any:
     """A driver connection made with the pool's settings (its ``connect`` events and
     options) and then taken out of it: it never counts against the pool, and closing it
@@ -538,11 +690,13 @@ class _Own:
     """A thread's own connection (``Database.driver`` on PostgreSQL). Held only by the
     thread's ``threading.local``: when the thread ends, this goes and closes it."""
 
-    __slots__ = ("__weakref__", "idle_since", "raw")
+    __slots__ = ("__weakref__", "idle_since", "pending", "raw")
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.idle_since = time.monotonic()
+        self.pending: _SentRead | None = None
+        """A read sent on this connection and not yet collected (``send_read``)."""
 
     def close(self) -> None:
         with suppress(Exception):  # closing anyway (it may be broken already)

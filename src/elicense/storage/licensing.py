@@ -34,11 +34,12 @@ from elicense.ports import (
     HolderRow,
     LicenseRow,
     NewLicense,
+    Pending,
     StatusEntries,
 )
 from elicense.records import HolderRecord, LicenseRecord, Page, StatusEvent, StatusListRecord
 from elicense.statuslist import IndexPermutation, StatusList
-from elicense.storage.db import Database
+from elicense.storage.db import Database, SentRead, as_text
 from elicense.storage.schema import holders, licenses, status_events, status_lists
 
 _RETRIES = 3
@@ -129,6 +130,23 @@ _FOR_HOLDER = (
     f"SELECT {', '.join(_LICENSE_COLUMNS)} FROM licenses WHERE holder_pseudonym = :holder "  # noqa: S608 - column names from LicenseRecord, no input
     "ORDER BY issued_at, license_id"
 )
+
+
+_KINDS = tuple(int if f.type in ("int", "int | None") else as_text for f in fields(LicenseRecord))
+"""How each column of ``_FOR_HOLDER`` is read from PostgreSQL's text format."""
+
+
+class _PendingLicenses:
+    __slots__ = ("_sent",)
+
+    def __init__(self, sent: SentRead) -> None:
+        self._sent = sent
+
+    def result(self) -> Sequence[LicenseRecord]:
+        return [LicenseRecord(*row) for row in self._sent.rows()]
+
+    def discard(self) -> None:
+        self._sent.discard()
 
 
 class SqlLicenses:
@@ -372,6 +390,10 @@ class SqlLicenses:
         with self._db.driver() as conn:
             rows = conn.execute(self._for_holder, {"holder": pseudonym}).fetchall()
         return [LicenseRecord(*row) for row in rows]
+
+    def for_holder_soon(self, pseudonym: str) -> Pending[Sequence[LicenseRecord]]:
+        """``for_holder``, sent now and collected later (``Database.send_read``)."""
+        return _PendingLicenses(self._db.send_read(_FOR_HOLDER, {"holder": pseudonym}, _KINDS))
 
     def page(self, *, issuer_id: str | None, after: str | None, limit: int) -> Page:
         """Keyset pagination by license identifier: page N costs what page 1 costs."""
