@@ -528,10 +528,10 @@ if tuple(f.name for f in fields(LicenseRecord)) != _LICENSE_FIELDS:  # pragma: n
 _ALIAS_AT = _LICENSE_FIELDS.index("alias")
 
 
-@dataclass(frozen=True)
-class _Setup:
+class _Setup(NamedTuple):
     """What every signing process is started with (keys are decrypted there, never sent
-    decrypted)."""
+    decrypted). A named tuple: it is pickled to each process, and a compiled frozen
+    dataclass cannot be unpickled."""
 
     home: str
     passphrase: bytes
