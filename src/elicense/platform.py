@@ -286,7 +286,7 @@ class Platform:
             consent_mod.check_relying_party(rp, scenario)
             claimed = claimed_holder(text)
             if claimed is not None:  # read while the signature is checked (not yet used)
-                ahead = self.storage.licenses.for_holder_soon(claimed.hex())
+                ahead = self.storage.licenses.for_holder_soon(claimed.hex(), scenario.types)
             code = check_code(text, self.trust, now=now, audience=rp_id)
         except ElicenseError as exc:
             if ahead is not None:
@@ -440,10 +440,10 @@ class Platform:
     ) -> list[LicenseView]:
         """The holder's licenses of the scenario's types, verified, with their validity
         (``records``: the holder's licenses, if already read)."""
-        wanted = {sl.type_code for sl in scenario.licenses}
+        wanted = scenario.types
         views: list[LicenseView] = []
         if records is None:
-            records = self.storage.licenses.for_holder(holder)
+            records = self.storage.licenses.for_holder(holder, wanted)
         for rec in records:
             if rec.type_code not in wanted:
                 continue

@@ -156,8 +156,17 @@ class Licenses(Protocol):
     def get_by_number(
         self, issuer_id: str, type_code: str, serial: str
     ) -> LicenseRecord | None: ...
-    def for_holder(self, pseudonym: str) -> Sequence[LicenseRecord]: ...
-    def for_holder_soon(self, pseudonym: str) -> Pending[Sequence[LicenseRecord]]:
+    def for_holder(
+        self, pseudonym: str, types: Collection[str] | None = None
+    ) -> Sequence[LicenseRecord]:
+        """The holder's licenses, oldest first; only those of ``types`` when given (a
+        scan reads only its scenario's types: the holder's other licenses, and the
+        personal data in them, never enter the verifier's process)."""
+        ...
+
+    def for_holder_soon(
+        self, pseudonym: str, types: Collection[str] | None = None
+    ) -> Pending[Sequence[LicenseRecord]]:
         """``for_holder`` started now, for a caller with work to do meanwhile (a scan
         verifies the code's signature while the holder's licenses are read)."""
         ...

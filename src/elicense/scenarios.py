@@ -84,6 +84,11 @@ class Scenario:
     def license(self, type_code: str) -> ScenarioLicense | None:
         return next((sl for sl in self.licenses if sl.type_code == type_code), None)
 
+    @property
+    def types(self) -> frozenset[str]:
+        """The license types the scenario reads (a scan reads no other of the holder's)."""
+        return frozenset(sl.type_code for sl in self.licenses)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

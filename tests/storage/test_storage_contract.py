@@ -338,6 +338,23 @@ def test_a_holders_licenses_read_ahead_are_those_read_at_once(
     assert storage.licenses.for_holder_soon("0" * 32).result() == []
 
 
+def test_a_holders_licenses_of_some_types_are_those_alone(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    other_type = "11100000000013338W099"
+    id_card = storage.licenses.issue(ISSUER, new_license("S1", pseudonym))
+    build = new_license("S2", pseudonym)
+    other = storage.licenses.issue(
+        ISSUER, lambda list_id, idx: replace(build(list_id, idx), type_code=other_type)
+    )
+    assert storage.licenses.for_holder(pseudonym) == [id_card, other]
+    assert storage.licenses.for_holder(pseudonym, {TYPE_CODE}) == [id_card]
+    assert storage.licenses.for_holder(pseudonym, [other_type, TYPE_CODE]) == [id_card, other]
+    assert storage.licenses.for_holder(pseudonym, set()) == []
+    assert storage.licenses.for_holder_soon(pseudonym, {other_type}).result() == [other]
+    assert storage.licenses.for_holder_soon(pseudonym, set()).result() == []
+
+
 def test_a_read_ahead_discarded_or_forgotten_leaves_the_next_statements_right(
     storage: SqlStorage, pseudonym: str
 ) -> None:

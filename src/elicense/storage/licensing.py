@@ -128,8 +128,26 @@ class _OpenList:
 
 _FOR_HOLDER = (
     f"SELECT {', '.join(_LICENSE_COLUMNS)} FROM licenses WHERE holder_pseudonym = :holder "  # noqa: S608 - column names from LicenseRecord, no input
-    "ORDER BY issued_at, license_id"
+    "{types}ORDER BY issued_at, license_id"
 )
+_FOR_HOLDER_TYPES: dict[int, str] = {}
+
+
+def _for_holder(pseudonym: str, types: Collection[str] | None) -> tuple[str, dict[str, str]]:
+    """``_FOR_HOLDER`` (``:name`` placeholders) for all the holder's licenses or only
+    those of ``types``, and its parameters; one text per number of types."""
+    params = {"holder": pseudonym}
+    if types is None:
+        count = -1
+    else:
+        count = len(types)
+        params.update((f"t{i}", t) for i, t in enumerate(sorted(types)))
+    text = _FOR_HOLDER_TYPES.get(count)
+    if text is None:
+        marks = ", ".join(f":t{i}" for i in range(count))
+        where = "" if count < 0 else f"AND type_code IN ({marks}) " if count else "AND 1 = 0 "
+        text = _FOR_HOLDER_TYPES[count] = _FOR_HOLDER.format(types=where)
+    return text, params
 
 
 _KINDS = tuple(int if f.type in ("int", "int | None") else as_text for f in fields(LicenseRecord))
@@ -153,7 +171,6 @@ class SqlLicenses:
     def __init__(self, db: Database, settings: ListSettings) -> None:
         self._db = db
         self._settings = settings
-        self._for_holder = db.sql(_FOR_HOLDER)
 
     # --- issuing ---------------------------------------------------------------------
 
@@ -384,16 +401,23 @@ class SqlLicenses:
             row = conn.execute(stmt).first()
         return None if row is None else _license(row)
 
-    def for_holder(self, pseudonym: str) -> Sequence[LicenseRecord]:
-        """Every scan reads this: one statement, built once, run by the driver directly
-        (``Database.driver``); the columns come in ``LicenseRecord``'s field order."""
+    def for_holder(
+        self, pseudonym: str, types: Collection[str] | None = None
+    ) -> Sequence[LicenseRecord]:
+        """Every scan reads this: one statement, built once per number of types, run by
+        the driver directly (``Database.driver``); the columns come in
+        ``LicenseRecord``'s field order."""
+        text, params = _for_holder(pseudonym, types)
         with self._db.driver() as conn:
-            rows = conn.execute(self._for_holder, {"holder": pseudonym}).fetchall()
+            rows = conn.execute(self._db.sql(text), params).fetchall()
         return [LicenseRecord(*row) for row in rows]
 
-    def for_holder_soon(self, pseudonym: str) -> Pending[Sequence[LicenseRecord]]:
+    def for_holder_soon(
+        self, pseudonym: str, types: Collection[str] | None = None
+    ) -> Pending[Sequence[LicenseRecord]]:
         """``for_holder``, sent now and collected later (``Database.send_read``)."""
-        return _PendingLicenses(self._db.send_read(_FOR_HOLDER, {"holder": pseudonym}, _KINDS))
+        text, params = _for_holder(pseudonym, types)
+        return _PendingLicenses(self._db.send_read(text, params, _KINDS))
 
     def page(self, *, issuer_id: str | None, after: str | None, limit: int) -> Page:
         """Keyset pagination by license identifier: page N costs what page 1 costs."""
