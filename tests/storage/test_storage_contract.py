@@ -371,6 +371,17 @@ def test_a_read_ahead_discarded_or_forgotten_leaves_the_next_statements_right(
         assert forgotten.result() == []
 
 
+def test_a_read_ahead_whose_column_is_not_its_kind_fails_closed(storage: SqlStorage) -> None:
+    sent = storage.db.send_read("SELECT CAST(:v AS text)", {"v": "不是数字"}, [int])
+    if storage.kind == "postgresql":  # converted from the text format, as the kinds say
+        with pytest.raises(ElicenseError) as exc:
+            sent.rows()
+        assert exc.value.code == "storage.unavailable"
+        assert "不是数字" not in str(exc.value.details)
+    else:  # SQLite's driver gives typed values: nothing to convert
+        assert sent.rows() == [("不是数字",)]
+
+
 def test_two_licenses_cannot_share_an_alias(storage: SqlStorage, pseudonym: str) -> None:
     storage.licenses.issue(ISSUER, new_license("S1", pseudonym, alias="old-1"))
     with pytest.raises(ElicenseError) as exc:

@@ -605,11 +605,18 @@ class _SentRead:
         for res in results:
             if res.status != psycopg.pq.ExecStatus.TUPLES_OK:
                 raise ElicenseError("storage.unavailable", details=_result_details(res))
-            for i in range(res.ntuples):
-                values = [res.get_value(i, j) for j in range(res.nfields)]
-                out.append(
-                    tuple(None if v is None else k(v) for k, v in zip(kinds, values, strict=True))
-                )
+            try:
+                for i in range(res.ntuples):
+                    values = [res.get_value(i, j) for j in range(res.nfields)]
+                    out.append(
+                        tuple(
+                            None if v is None else k(v) for k, v in zip(kinds, values, strict=True)
+                        )
+                    )
+            except ValueError:  # a column unlike its kind (UnicodeDecodeError too)
+                raise ElicenseError(
+                    "storage.unavailable", details={"reason": "unexpected column value"}
+                ) from None
         return out
 
     def discard(self) -> None:
