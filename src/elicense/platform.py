@@ -286,7 +286,7 @@ class Platform:
             consent_mod.check_relying_party(rp, scenario)
             claimed = claimed_holder(text)
             if claimed is not None:  # read while the signature is checked (not yet used)
-                ahead = self.storage.licenses.for_holder_soon(claimed.hex(), scenario.types)
+                ahead = self._read_ahead(claimed.hex(), scenario)
             code = check_code(text, self.trust, now=now, audience=rp_id)
         except ElicenseError as exc:
             if ahead is not None:
@@ -318,6 +318,17 @@ class Platform:
         return VerifyOutcome(
             record_id, scenario.id, tuple(disclosed), basis.kind, basis.consent_id, stored.seq
         )
+
+    def _read_ahead(
+        self, holder: str, scenario: Scenario
+    ) -> Pending[Sequence[LicenseRecord]] | None:
+        """Start reading the holder's licenses of the scenario, or None if it cannot be
+        started: a storage failure then meets the scan where it always did, when the
+        licenses are read after the code's checks (and the scan is refused as before)."""
+        try:
+            return self.storage.licenses.for_holder_soon(holder, scenario.types)
+        except ElicenseError:
+            return None
 
     def _settle(
         self, scan: _Scan, code: VerifiedCode, pending: ElicenseError | None

@@ -229,3 +229,40 @@ def test_a_refused_code_leaves_the_next_scans_their_licenses_on_postgresql(
         _scans_read_ahead_and_drop_what_a_refused_code_named(svc)
     finally:
         svc.platform.storage.close()
+
+
+@pytest.mark.postgres
+def test_a_scan_whose_connection_was_cut_fails_cleanly_and_the_next_one_works(
+    tmp_path: Path, postgres_schema: tuple[str, str]
+) -> None:
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    url, schema = postgres_schema
+    backends = "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
+    admin = psycopg.connect(url, autocommit=True)
+    before = {pid for (pid,) in admin.execute(backends)}
+    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    headers = svc.rp("hotel-qidu")
+    # One event loop thread for every request, as under uvicorn: its connection lives on.
+    with admin, TestClient(svc.client.app) as client:
+
+        def scan() -> tuple[int, dict[str, object]]:
+            r = client.post(
+                "/v1/verify",
+                json={"text": svc.code(), "scenario": "hotel_checkin"},
+                headers=headers,
+            )
+            return r.status_code, r.json()
+
+        try:
+            assert scan()[0] == 200  # the loop thread's own connection is open now
+            opened = {pid for (pid,) in admin.execute(backends)} - before
+            assert opened
+            for pid in opened:  # this service's connections only
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            status, body = scan()  # a read ahead on the cut connection, or on a fresh one
+            assert (status, body.get("code")) in {(200, None), (503, "storage.unavailable")}
+            assert scan()[0] == 200
+        finally:
+            svc.platform.storage.close()
