@@ -371,6 +371,25 @@ def test_a_read_ahead_discarded_or_forgotten_leaves_the_next_statements_right(
         assert forgotten.result() == []
 
 
+def test_a_read_ahead_is_parsed_and_planned_once_per_connection(
+    storage: SqlStorage, pseudonym: str
+) -> None:
+    a = storage.licenses.issue(ISSUER, new_license("S1", pseudonym))
+    for _ in range(3):
+        assert storage.licenses.for_holder_soon(pseudonym, {TYPE_CODE}).result() == [a]
+    assert storage.licenses.for_holder_soon(pseudonym).result() == [a]
+    if storage.kind != "postgresql":
+        return  # SQLite's driver keeps its own statement cache
+    with storage.db.driver() as conn:  # the same connection the reads went out on
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM pg_prepared_statements WHERE name LIKE 'elicense_read_%%'"
+            ).fetchall()
+        ]
+    assert sorted(names) == ["elicense_read_0", "elicense_read_1"]  # one per statement text
+
+
 def test_a_read_ahead_whose_column_is_not_its_kind_fails_closed(storage: SqlStorage) -> None:
     sent = storage.db.send_read("SELECT CAST(:v AS text)", {"v": "不是数字"}, [int])
     if storage.kind == "postgresql":  # converted from the text format, as the kinds say

@@ -471,6 +471,8 @@ class Database:
         """Start one read now, collect its rows later (``SentRead.rows``): on
         PostgreSQL the statement goes out on this thread's own connection at once, and
         the caller does its own work while the server runs it instead of waiting for it.
+        It is prepared on the connection the first time (as psycopg prepares a statement
+        run often), so the server parses and plans it once.
         ``text`` is written with ``:name`` placeholders; ``kinds`` converts each column
         from PostgreSQL's text format (``int`` or ``as_text``; NULL stays None). Elsewhere
         (SQLite, or inside a transaction on this thread, which the read must join) the
@@ -486,7 +488,14 @@ class Database:
             own = self._own_connection()
             _drain(own)
             pg = own.raw.pgconn
-            pg.send_query_params(sql, [params[n].encode() for n in names])
+            name = own.prepared.get(sql)
+            if name is None:  # parsed and planned once per connection, not on every scan
+                name = f"elicense_read_{len(own.prepared)}".encode()
+                res = pg.prepare(name, sql)  # libpq waits for it (once)
+                if res.status != psycopg.pq.ExecStatus.COMMAND_OK:
+                    raise ElicenseError("storage.unavailable", details=_result_details(res))
+                own.prepared[sql] = name
+            pg.send_query_prepared(name, [params[n].encode() for n in names])
             while pg.flush():
                 select.select([], [pg.socket], [])
         except _FAILURES as exc:
@@ -697,13 +706,15 @@ class _Own:
     """A thread's own connection (``Database.driver`` on PostgreSQL). Held only by the
     thread's ``threading.local``: when the thread ends, this goes and closes it."""
 
-    __slots__ = ("__weakref__", "idle_since", "pending", "raw")
+    __slots__ = ("__weakref__", "idle_since", "pending", "prepared", "raw")
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.idle_since = time.monotonic()
         self.pending: _SentRead | None = None
         """A read sent on this connection and not yet collected (``send_read``)."""
+        self.prepared: dict[bytes, bytes] = {}
+        """Statements ``send_read`` prepared on this connection: SQL → name."""
 
     def close(self) -> None:
         with suppress(Exception):  # closing anyway (it may be broken already)
