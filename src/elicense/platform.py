@@ -450,14 +450,11 @@ class Platform:
         records: Sequence[LicenseRecord] | None = None,
     ) -> list[LicenseView]:
         """The holder's licenses of the scenario's types, verified, with their validity
-        (``records``: the holder's licenses, if already read)."""
-        wanted = scenario.types
+        (``records``: the holder's licenses of those types, if already read)."""
         views: list[LicenseView] = []
         if records is None:
-            records = self.storage.licenses.for_holder(holder, wanted)
-        for rec in records:
-            if rec.type_code not in wanted:
-                continue
+            records = self.storage.licenses.for_holder(holder, scenario.types)
+        for rec in records:  # of the scenario's types only (``Licenses.for_holder``)
             try:
                 v = self._verify_stored(rec, now)
             except ElicenseError:

@@ -596,7 +596,7 @@ class _LaterRead:
 
 class _SentRead:
     """A read on its way on a thread's own PostgreSQL connection, in libpq's
-    asynchronous interface (psycopg's ``pq`` module): sent with ``PQsendQueryParams``,
+    asynchronous interface (psycopg's ``pq`` module): sent with ``PQsendQueryPrepared``,
     collected with ``PQconsumeInput``/``PQgetResult``, the way psycopg runs its own
     statements, only split in two."""
 
