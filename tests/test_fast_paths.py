@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from elicense import ElicenseError, builtin_catalog, native
+from elicense import ElicenseError, audit, builtin_catalog, native
 from elicense.catalog import IdentifierScheme, ValueType
 from elicense.claims import CHINA_TZ, local_date
 from elicense.faces import _compiled, normalise_value, validate_face_values
@@ -42,6 +43,7 @@ from elicense.jose.keyfile import generate_signer
 from elicense.jose.keys import Alg, der_to_raw, raw_to_der
 from elicense.jose.sjson import dumps, dumps_simple, loads_canonical, loads_object, loads_value
 from elicense.licenses import StatusRef, _plain_claims_json
+from elicense.records import AccessRecord
 from elicense.sdjwt import (
     SplitPresentation,
     _by_digest,
@@ -52,6 +54,7 @@ from elicense.sdjwt import (
     resolve,
     split,
 )
+from elicense.storage.access import _candidate, _json, type_code_of
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -961,3 +964,62 @@ def test_the_depth_walk_visiting_only_containers_is_the_reference(value: Any, bu
     # _depth_ok here is the reference parser's: the check as first written, where every
     # value, scalars too, takes a level.
     assert sjson._depth_ok(value, budget) == _depth_ok(value, budget)
+
+
+# -- the access log's canonical form and the settlement's JSON --------------------------
+
+_ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=12)  # surrogates too
+_RECORDS = st.builds(
+    AccessRecord,
+    id=_ANY_TEXT,
+    at=st.integers(),
+    rp_id=_ANY_TEXT,
+    scenario_id=_ANY_TEXT,
+    holder_pseudonym=st.none() | _ANY_TEXT,
+    license_ids=st.lists(_ANY_TEXT, max_size=3).map(tuple),
+    field_names=st.lists(_ANY_TEXT, max_size=3).map(tuple),
+    decision=_ANY_TEXT,
+    code=st.none() | _ANY_TEXT,
+    consent_id=st.none() | _ANY_TEXT,
+    request_id=_ANY_TEXT,
+    seq=st.just(0),
+    prev_hash=st.just(b""),
+    hash=st.just(b""),
+)
+_PLAIN = AccessRecord(
+    "r1", 1_790_000_000, "hotel-qidu", "hotel_checkin", "ab" * 16, ("1.2.156.3005.2.1",),
+    ("name",), "accepted", None, None, "req", 0, b"", b"",
+)  # fmt: skip
+
+
+@FAST
+@given(_RECORDS, st.integers())
+@example(dataclasses.replace(_PLAIN, code=7), 1)  # type: ignore[arg-type]  # not text
+@example(dataclasses.replace(_PLAIN, at=True), 1)  # bool is not an int to JSON
+@example(dataclasses.replace(_PLAIN, license_ids=("a", None)), 1)  # type: ignore[arg-type]
+@example(dataclasses.replace(_PLAIN, id='"\\\n\x00\u2028中'), 2**70)
+def test_the_canonical_form_written_out_is_the_json_encoders(
+    record: AccessRecord, seq: int
+) -> None:
+    assert _outcome(audit._canonical, record, seq) == _outcome(audit._canonical_dumped, record, seq)
+
+
+@FAST
+@given(_RECORDS)
+@example(dataclasses.replace(_PLAIN, field_names=('"', "\\", "\x7f", "证照", "\U0001f600")))
+def test_a_settlement_candidate_written_out_is_the_json_encoders(record: AccessRecord) -> None:
+    def reference() -> str:
+        return json.dumps(
+            [
+                json.dumps(list(record.license_ids)),
+                json.dumps(list(record.field_names)),
+                type_code_of(record.license_ids),
+                record.decision,
+                record.code,
+                record.consent_id,
+                base64.b64encode(audit.canonical_before_seq(record)).decode("ascii"),
+            ]
+        )
+
+    assert _outcome(_candidate, record) == _outcome(reference)
+    assert _json(record.field_names) == json.dumps(list(record.field_names))

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from json.encoder import encode_basestring
 
 from elicense.errors import ElicenseError
 from elicense.jose.b64 import b64d, b64e
 from elicense.jose.jws import parse_compact, sign_compact, verify_with
 from elicense.jose.keys import PublicKey, Signer
 from elicense.records import AccessRecord, Checkpoint
+
+_string: Callable[[str], str] = encode_basestring
+"""A JSON string as ``json.dumps(..., ensure_ascii=False)`` writes it (C-accelerated)."""
 
 CHECKPOINT_TYP = "audit-checkpoint+jwt"
 GENESIS = b"\0" * 32
@@ -31,6 +35,40 @@ def canonical(record: AccessRecord) -> bytes:
 
 
 def _canonical(record: AccessRecord, seq: int) -> bytes:
+    """``json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))``
+    of the record's fields (``_canonical_dumped``), written out key by key in that
+    order with the JSON encoder's own string escaping: the same bytes in 60 % of the
+    time (4.2 against 7.2 µs for a hotel scan's record), and a scan places a record (on
+    PostgreSQL it offers three). A field of an unexpected type takes the general
+    encoder."""
+    r = record
+    if type(r.at) is not int or type(seq) is not int:
+        return _canonical_dumped(record, seq)
+    try:
+        return (
+            '{"at":' + str(r.at)
+            + ',"code":' + _optional(r.code)
+            + ',"consent":' + _optional(r.consent_id)
+            + ',"decision":' + _string(r.decision)
+            + ',"fields":[' + ",".join(map(_string, r.field_names))
+            + '],"holder":' + _optional(r.holder_pseudonym)
+            + ',"id":' + _string(r.id)
+            + ',"licenses":[' + ",".join(map(_string, r.license_ids))
+            + '],"request":' + _string(r.request_id)
+            + ',"rp":' + _string(r.rp_id)
+            + ',"scenario":' + _string(r.scenario_id)
+            + ',"seq":' + str(seq) + "}"
+        ).encode()  # fmt: skip
+    except TypeError:  # a field that is not text where text is expected
+        return _canonical_dumped(record, seq)
+
+
+def _optional(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def _canonical_dumped(record: AccessRecord, seq: int) -> bytes:
+    """The canonical form's definition (``_canonical`` writes the same bytes faster)."""
     body = {
         "seq": seq,
         "id": record.id,

@@ -28,6 +28,7 @@ from elicense.records import (
 )
 from elicense.statuslist import IndexPermutation, StatusList
 from elicense.storage import SqlStorage, open_storage, upgrade
+from elicense.storage.db import as_bytes, as_text
 from elicense.storage.replay import SqlReplayStore
 from elicense.storage.schema import access_records
 
@@ -399,6 +400,62 @@ def test_a_read_ahead_whose_column_is_not_its_kind_fails_closed(storage: SqlStor
         assert "不是数字" not in str(exc.value.details)
     else:  # SQLite's driver gives typed values: nothing to convert
         assert sent.rows() == [("不是数字",)]
+
+
+def test_a_called_statement_returns_its_values_typed_on_both_databases(
+    storage: SqlStorage,
+) -> None:
+    rows = storage.db.call(
+        "SELECT CAST(:n AS bigint), CAST(:t AS text), CAST(:z AS text)",
+        {"n": 2**40, "t": "住宿登记", "z": None},
+        (int, as_text, as_text),
+    )
+    assert rows == [(2**40, "住宿登记", None)]
+    if storage.kind == "postgresql":  # bytea arrives in its hex text format
+        rows = storage.db.call("SELECT decode(:h, 'hex')", {"h": "00ff10"}, (as_bytes,))
+        assert rows == [(b"\x00\xff\x10",)]
+
+
+def test_a_called_write_is_committed_when_it_returns(storage: SqlStorage) -> None:
+    rows = storage.db.call(
+        "INSERT INTO replay (namespace, value, expires_at) VALUES ('code', :v, :e) RETURNING value",
+        {"v": "j-called", "e": NOW + 300},
+        (as_text,),
+    )
+    assert rows == [("j-called",)]
+    # Another connection sees it: the code counts as spent.
+    assert storage.replay.consume("code", "j-called", expires_at=NOW + 300, now=NOW) is False
+
+
+def test_a_called_statement_that_fails_names_the_failure_not_the_value(
+    storage: SqlStorage,
+) -> None:
+    storage.db.call(
+        "INSERT INTO replay (namespace, value, expires_at) VALUES ('code', :v, 1)",
+        {"v": "dup-唯一"},
+        (),
+    )
+    with pytest.raises(ElicenseError) as exc:
+        storage.db.call(
+            "INSERT INTO replay (namespace, value, expires_at) VALUES ('code', :v, 1)",
+            {"v": "dup-唯一"},
+            (),
+            unavailable="audit.unavailable",
+        )
+    assert exc.value.code == "storage.conflict"
+    assert "唯一" not in str(exc.value.details)
+    if storage.kind == "postgresql":  # SQLite casts any text to a number without a word
+        with pytest.raises(ElicenseError) as exc:
+            storage.db.call(
+                "SELECT CAST(:v AS integer)",
+                {"v": "不是数字"},
+                (int,),
+                unavailable="audit.unavailable",
+            )
+        assert exc.value.code == "audit.unavailable"
+        assert exc.value.details.get("sqlstate") == "22P02"
+        assert "不是数字" not in str(exc.value.details)
+    assert storage.db.call("SELECT 1", {}, (int,)) == [(1,)]  # the connection is fine after
 
 
 def test_two_licenses_cannot_share_an_alias(storage: SqlStorage, pseudonym: str) -> None:

@@ -20,8 +20,8 @@ verification and export.
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Row, func, select
@@ -31,7 +31,7 @@ from elicense.errors import ElicenseError
 from elicense.identifiers.license_id import ROOT_OID
 from elicense.records import AccessRecord, Checkpoint, Page, Settlement
 from elicense.storage import consents, replay
-from elicense.storage.db import Database, DriverConnection
+from elicense.storage.db import Database, DriverConnection, as_bytes
 from elicense.storage.schema import access_head, access_records, checkpoints
 
 
@@ -87,11 +87,41 @@ _SETTLE_PG = (
     ":value, :expires_at, :consent_id, :id, :at, :rp_id, :scenario_id, :holder, :request_id, "
     "CAST(:variants AS json))"
 )
+_SETTLED = (int, int, as_bytes, as_bytes)
+"""How ``_SETTLE_PG``'s columns are read from PostgreSQL's text format (``Database.call``)."""
+
+
+_ascii: Callable[[str], str] = encode_basestring_ascii
+"""A JSON string as ``json.dumps`` writes it by default (ASCII, C-accelerated)."""
 
 
 def _json(values: tuple[str, ...]) -> str:
-    """A JSON column's text, as SQLAlchemy's JSON type writes it."""
-    return json.dumps(list(values))
+    """A JSON column's text, as SQLAlchemy's JSON type writes it: ``json.dumps`` of the
+    list, written out with the encoder's own escaping (a scan writes two, or on
+    PostgreSQL offers six; with ``_candidate`` a settle's JSON argument costs 19 µs
+    against 42 µs through ``json.dumps``)."""
+    return "[" + ", ".join(map(_ascii, values)) + "]"
+
+
+def _nullable(value: str | None) -> str:
+    return "null" if value is None else _ascii(value)
+
+
+def _candidate(v: AccessRecord) -> str:
+    """One record ``elicense_settle_json`` may place, as ``json.dumps`` writes the list
+    of its JSON columns' texts, four texts or nulls, and its canonical bytes up to its
+    position in base64 (bytes that hash exactly, whatever they contain; see migration
+    0004)."""
+    canonical = base64.b64encode(audit.canonical_before_seq(v)).decode("ascii")
+    return (
+        "[" + _ascii(_json(v.license_ids))
+        + ", " + _ascii(_json(v.field_names))
+        + ", " + _ascii(type_code_of(v.license_ids))
+        + ", " + _ascii(v.decision)
+        + ", " + _nullable(v.code)
+        + ", " + _nullable(v.consent_id)
+        + ', "' + canonical + '"]'
+    )  # fmt: skip
 
 
 def _row(placed: AccessRecord) -> dict[str, Any]:
@@ -124,7 +154,7 @@ class SqlAccessLog:
         self._move_head = db.sql(_MOVE_HEAD)
         self._consume = db.sql(replay.CONSUME)
         self._use = db.sql(consents.USE)
-        self._settle_pg = db.sql(_SETTLE_PG) if pg else None
+        self._settle_pg = pg
 
     def _append(self, conn: DriverConnection, record: AccessRecord) -> AccessRecord:
         seq, prev = conn.execute(self._head, ()).fetchone()
@@ -141,7 +171,7 @@ class SqlAccessLog:
         """See ``ports.AccessLog.settle``. Any failure is ``audit.unavailable``."""
         if self._replay is not None:
             self._replay.tick(now)  # the replay table's occasional purge
-        if self._settle_pg is not None:
+        if self._settle_pg:
             return self._settle_in_one_call(settlement, now)
         s = settlement
         params = {
@@ -164,8 +194,6 @@ class SqlAccessLog:
 
     def _settle_in_one_call(self, s: Settlement, now: int) -> AccessRecord:
         """PostgreSQL: ``elicense_settle_json`` picks one of the three records and places it."""
-        sql = self._settle_pg
-        assert sql is not None  # noqa: S101 - only called on PostgreSQL
         variants = (s.record, s.replayed, s.exhausted)
         head = s.record
         for v in variants:
@@ -174,7 +202,7 @@ class SqlAccessLog:
                 head.request_id,
             ):  # fmt: skip
                 raise ValueError("a settlement's records differ only in their outcome")
-        params = {
+        params: dict[str, str | int | None] = {
             "now": now,
             "namespace": s.replay_namespace,
             "value": s.replay_value,
@@ -186,26 +214,13 @@ class SqlAccessLog:
             "scenario_id": head.scenario_id,
             "holder": head.holder_pseudonym,
             "request_id": head.request_id,
-            # One JSON text (psycopg dumps arrays element by element in Python): per
-            # candidate its JSON columns' texts, four columns, and its canonical bytes
-            # up to its position in base64 (see migration 0004).
-            "variants": json.dumps(
-                [
-                    [
-                        _json(v.license_ids),
-                        _json(v.field_names),
-                        type_code_of(v.license_ids),
-                        v.decision,
-                        v.code,
-                        v.consent_id,
-                        base64.b64encode(audit.canonical_before_seq(v)).decode("ascii"),
-                    ]
-                    for v in variants
-                ]
-            ),
+            # One JSON text (psycopg dumps arrays element by element in Python).
+            "variants": "[" + ", ".join(map(_candidate, variants)) + "]",
         }
-        with self._db.driver(write=True, single=True, unavailable="audit.unavailable") as conn:
-            outcome, seq, prev, digest = conn.execute(sql, params).fetchone()
+        rows = self._db.call(_SETTLE_PG, params, _SETTLED, unavailable="audit.unavailable")
+        if len(rows) != 1:
+            raise ElicenseError("audit.unavailable", details={"reason": "no settlement"})
+        outcome, seq, prev, digest = rows[0]
         return audit.placed(variants[outcome], int(seq), bytes(prev), bytes(digest))
 
     def records(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AccessRecord]:
