@@ -166,6 +166,28 @@ def _capped(receive: Receive, limit: int) -> Receive:
     return capped
 
 
+class _Service(FastAPI):
+    """The app, with ``Envelope``'s direct endpoints (``POST /v1/verify``) taken at the
+    door: before FastAPI's own outer layers (its telemetry and body-limit middlewares,
+    the server-error middleware, Starlette's dispatch), which a scan does not use —
+    ``Envelope`` caps the body, answers every failure with a problem response and logs
+    the request itself. Every other request goes through the whole app as before."""
+
+    front: Envelope | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if (
+            front is not None
+            and scope["type"] == "http"
+            and (scope["method"], scope["path"]) in front.direct
+        ):
+            scope["app"] = self  # what Starlette sets, and ``Request.app`` reads
+            await front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the service. Tests pass a ``runtime`` (with their clock); ``serve`` builds one
     from the platform home named by the settings."""
@@ -187,8 +209,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         runtime.platform.storage.checkpoint_in_background()
         yield
 
-    app = FastAPI(
+    app = _Service(
         lifespan=serving,
+        # FastAPI's own OpenTelemetry spans, metrics and logs stay off: its logs record
+        # exception messages and stack traces, which may quote request data; the
+        # service keeps its own metrics (/metrics) and JSON logs without personal data.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="elicense 电子证照核验服务",
         version="1",
         description="Scan-to-verify for no-certificate cities (无证明城市): codes, presentations, "
@@ -216,4 +242,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         )
         direct[("POST", "/v1/verify")] = (verify_direct, verify_route)
     app.add_middleware(Envelope, max_body=settings.max_body_bytes, runtime=runtime, direct=direct)
+    if direct:
+        app.front = Envelope(app, max_body=settings.max_body_bytes, runtime=runtime, direct=direct)
     return app

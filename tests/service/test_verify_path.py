@@ -266,3 +266,43 @@ def test_a_scan_whose_connection_was_cut_fails_cleanly_and_the_next_one_works(
             assert scan()[0] == 200
         finally:
             svc.platform.storage.close()
+
+
+def test_verify_answers_alike_at_the_door_and_through_the_app_with_cors_on(
+    tmp_path: Path,
+) -> None:
+    """With CORS off (the default) ``POST /v1/verify`` is served before FastAPI's layers
+    and no response carries a CORS header; with CORS on, every request goes through the
+    app (and its CORS middleware), and verify answers the same."""
+    answers = {}
+    for cors in (False, True):
+        home = tmp_path / str(cors) / "platform"
+        settings = Settings(
+            home=home, checkpoint_every=5, cors_origins=["https://desk.example"] if cors else []
+        )
+        svc = build_service(tmp_path / str(cors), settings=settings)
+        try:
+            assert (svc.client.app.front is None) is cors  # type: ignore[attr-defined]
+            key = svc.demo.rp_keys["hotel-qidu"]
+            headers = {"X-Api-Key": key, "Origin": "https://desk.example"}
+            body = {"text": svc.code(), "scenario": "hotel_checkin"}
+            ok = svc.client.post("/v1/verify", json=body, headers=headers)
+            again = svc.client.post("/v1/verify", json=body, headers=headers)
+            bad = svc.client.post("/v1/verify", json={"text": 7}, headers=headers)
+            allowed = ok.headers.get("access-control-allow-origin")
+            assert allowed == ("https://desk.example" if cors else None)
+            result = ok.json()
+            result.pop("record_id")
+            answers[cors] = (
+                ok.status_code,
+                result,
+                ok.headers["X-Content-Type-Options"],
+                ok.headers["Cache-Control"],
+                (again.status_code, again.json()["code"], again.json()["title"]),
+                (bad.status_code, bad.json()["code"], bad.json()["fields"]),
+            )
+        finally:
+            svc.platform.storage.close()
+    assert answers[False] == answers[True]
+    assert answers[False][0] == 200
+    assert answers[False][4][:2] == (409, "code.replayed")
