@@ -884,6 +884,19 @@ def test_a_scan_connection_killed_by_the_server_fails_closed_once_then_is_replac
             store.replay.consume("code", "j1", expires_at=NOW + 1, now=NOW)
         assert failed.value.code == "replay.unavailable"
         store.replay.consume("code", "j1", expires_at=NOW + 1, now=NOW)  # nothing was stored
+        # The same for a statement sent in libpq's interface (a scan's settle, its
+        # read-ahead): refused with the caller's code, then a fresh connection.
+        assert store.db.call("SELECT 1", {}, (int,)) == [(1,)]
+        kill_this_threads_connection()
+        with pytest.raises(ElicenseError) as failed:
+            store.db.call("SELECT 2", {}, (int,), unavailable="audit.unavailable")
+        assert failed.value.code == "audit.unavailable"
+        assert store.db.call("SELECT 3", {}, (int,)) == [(3,)]
+        kill_this_threads_connection()
+        with pytest.raises(ElicenseError) as failed:
+            store.db.send_read("SELECT 4", {}, (int,)).rows()
+        assert failed.value.code == "storage.unavailable"
+        assert store.db.send_read("SELECT 5", {}, (int,)).rows() == [(5,)]
         kill_this_threads_connection()
         monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
         assert store.licenses.for_holder("p" * 64) == []
