@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import secrets
@@ -207,7 +208,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         # Started by the server, not by building the app (tests and the OpenAPI export
         # build apps that never serve): SQLite's checkpoints leave the scans' commits.
         runtime.platform.storage.checkpoint_in_background()
-        yield
+        # What the worker built to serve (the app, the catalog, the libraries' modules:
+        # some 130,000 objects) lives as long as it does: out of the collector's sight,
+        # a full collection while serving takes 0.5 ms instead of 66 ms, a pause every
+        # request queued behind it would wait out.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
 
     app = _Service(
         lifespan=serving,

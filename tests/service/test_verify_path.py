@@ -306,3 +306,25 @@ def test_verify_answers_alike_at_the_door_and_through_the_app_with_cors_on(
     assert answers[False] == answers[True]
     assert answers[False][0] == 200
     assert answers[False][4][:2] == (409, "code.replayed")
+
+
+def test_a_serving_worker_keeps_what_it_built_out_of_the_collectors_sight(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    svc = build_service(tmp_path)
+    try:
+        assert gc.get_freeze_count() == 0
+        with svc.client:  # the server's lifespan: started, then stopped
+            frozen = gc.get_freeze_count()
+            assert frozen > 10_000  # the app, the catalog, the modules
+            ok = svc.client.post(
+                "/v1/verify",
+                json={"text": svc.code(), "scenario": "hotel_checkin"},
+                headers={"X-Api-Key": svc.demo.rp_keys["hotel-qidu"]},
+            )
+            assert ok.status_code == 200
+        assert gc.get_freeze_count() == 0  # given back when it stops
+    finally:
+        svc.platform.storage.close()
