@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     read on every request). Revoking a key or deactivating a relying party takes effect
     within this time; a wrong secret is refused at once (the hash is compared on every
     request)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """The service's JSON log lines on standard error: at INFO one line per request
+    (request id, method, route, status, milliseconds), at WARNING and ERROR only
+    what went wrong. No line carries personal data or request content."""
     verify_threads: int = Field(default=0, ge=0, le=64)
     """Threads per worker that run ``POST /v1/verify`` (each holds one database connection
     while it runs). 0 (the default) runs it on the event loop itself: no thread hop and

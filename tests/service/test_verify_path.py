@@ -328,3 +328,69 @@ def test_a_serving_worker_keeps_what_it_built_out_of_the_collectors_sight(
         assert gc.get_freeze_count() == 0  # given back when it stops
     finally:
         svc.platform.storage.close()
+
+
+def test_a_serving_worker_logs_a_json_line_per_request_without_personal_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import logging
+
+    svc = build_service(tmp_path)
+    try:
+        with svc.client:  # the server's lifespan configures the logs
+            code = svc.code()
+            headers = {"X-Api-Key": svc.demo.rp_keys["hotel-qidu"], "X-Request-Id": "req-log-1"}
+            body = {"text": code, "scenario": "hotel_checkin"}
+            ok = svc.client.post("/v1/verify", json=body, headers=headers)
+            again = svc.client.post("/v1/verify", json=body, headers=headers)
+        assert (ok.status_code, again.status_code) == (200, 409)
+        err = capsys.readouterr().err
+        lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        scans = [(r["event"], r["route"], r["status"], r["request_id"]) for r in lines]
+        assert scans[-2:] == [
+            ("request", "/v1/verify", 200, "req-log-1"),
+            ("request", "/v1/verify", 409, "req-log-1"),
+        ]
+        assert all(isinstance(r["ms"], float | int) for r in lines)
+        personal = [code, claimed_holder(code).hex()]  # type: ignore[union-attr]
+        for disclosed in ok.json()["licenses"]:
+            values = [str(v) for v in disclosed["fields"].values()]
+            personal += [disclosed["license_id"], *(v for v in values if len(v) >= 2)]
+        assert len(personal) > 4
+        for value in personal:
+            assert value not in err
+    finally:
+        svc.platform.storage.close()
+        logging.getLogger("elicense").handlers = []  # it wrote to this test's capture
+        logging.getLogger("elicense").propagate = True
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"9" * 5000, b"-1", b"1e3"])
+def test_a_content_length_that_is_no_length_is_refused_not_a_server_error(
+    service: Service, length: bytes
+) -> None:
+    """Straight to the app (an HTTP client would fix the header): "²" is a digit to
+    ``isdigit`` but not to ``int``, and ``int`` refuses thousands of digits."""
+    import asyncio
+
+    app = service.client.app
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    for path in ("/v1/verify", "/v1/consents"):
+        sent.clear()
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+            "root_path": "", "query_string": b"", "client": ("127.0.0.1", 1),
+            "server": ("testserver", 80), "state": {},
+            "headers": [(b"host", b"testserver"), (b"content-length", length)],
+        }  # fmt: skip
+        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+        assert sent[0]["status"] == 413

@@ -775,6 +775,23 @@ def test_holder_and_rp_listings_page_newest_first(storage: SqlStorage) -> None:
         storage.access_log.for_rp("rp-a", after="not-a-cursor", limit=10)
 
 
+@pytest.mark.parametrize(
+    "cursor",
+    ["not-a-cursor", "", "-1", "²", "٣", "9223372036854775808", "9" * 30, "1" * 5000],
+)
+def test_a_cursor_that_is_no_position_in_the_log_is_refused_as_such(
+    storage: SqlStorage, cursor: str
+) -> None:
+    """Not a database failure (a number past 64 bits overflows the driver; "²" is a digit
+    to ``isdigit`` but not to ``int``): the same refusal as any bad cursor."""
+    storage.access_log.append(access("m0", "ab" * 16))
+    with pytest.raises(ElicenseError) as exc:
+        storage.access_log.for_holder("ab" * 16, after=cursor, limit=10)
+    assert exc.value.code == "storage.not_found"
+    largest = storage.access_log.for_holder("ab" * 16, after="9223372036854775807", limit=10)
+    assert [r.id for r in largest.items] == ["m0"]
+
+
 def test_counts_group_by_scenario_license_type_and_relying_party(storage: SqlStorage) -> None:
     p = "ab" * 16
     storage.access_log.append(access("a1", p, at=NOW - DAY))

@@ -69,9 +69,14 @@ def _record(row: Row[Any]) -> AccessRecord:
 def _cursor(after: str | None) -> int | None:
     if after is None:
         return None
-    if not after.isdigit():
+    # A cursor is a seq: ASCII digits ("²" is a digit to isdigit, not to int) within the
+    # database's 64-bit integers (a longer number overflows the driver, not the query).
+    if not (after.isascii() and after.isdigit()) or len(after) > 19 or int(after) > _MAX_SEQ:
         raise ElicenseError("storage.not_found", details={"reason": "bad cursor"})
     return int(after)
+
+
+_MAX_SEQ = 2**63 - 1
 
 
 _HEAD = "SELECT seq, hash FROM access_head WHERE id = 1"
