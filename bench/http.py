@@ -71,7 +71,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The app under uvicorn; what it writes (the service's JSON log lines: one per
+    request, as in production) goes to ``log``, a file, as a deployment's would."""
     proc = subprocess.Popen(
         [
             PYTHON,
@@ -92,6 +94,8 @@ def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
         env={**os.environ, **env},
         cwd=tempfile.gettempdir(),
         start_new_session=True,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -231,6 +235,7 @@ def run_backend(
         "bare_app:create_app",
         port,
         {"BARE_PUBLIC_PEM": public_pem, "PYTHONPATH": str(HERE / "http_support")},
+        work / f"bare-{name}.log",
     )
     try:
         limit = seconds * 3 + 10
@@ -260,7 +265,7 @@ def run_backend(
         r["records"] = drain(head, int(r["sent"]), before)
         return r
 
-    proc = start("elicense_service.app:create_app", port, env)
+    proc = start("elicense_service.app:create_app", port, env, work / f"service-{name}.log")
     try:
         warm = counted(codes(WARM_UP // 2, "warm"))
         ours = counted(codes(int(warm["rate"] * seconds), "sat"))
