@@ -23,6 +23,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"compiled modules older than their sources: {stale}; run `make native`", 2)
 
 
+@pytest.fixture(autouse=True)
+def _elicense_logging_as_it_was() -> Iterator[None]:
+    """A test that runs the service's lifespan configures the ``elicense`` loggers (a
+    handler on that test's captured stderr, no propagation): put them back after it, so
+    no later test logs into a closed capture or misses records."""
+    import logging
+
+    root = logging.getLogger("elicense")
+    saved = (list(root.handlers), root.propagate, root.level)
+    yield
+    root.handlers, root.propagate = saved[0], saved[1]
+    root.setLevel(saved[2])
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     url = os.environ.get("ELICENSE_TEST_POSTGRES_URL")

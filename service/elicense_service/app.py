@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {"ts": round(record.created, 3), "level": record.levelname, "event": record.msg}
         data.update(getattr(record, "fields", {}))
-        for key in ("error_type", "path"):
+        for key in ("error_type", "path", "route"):
             if hasattr(record, key):
                 data[key] = getattr(record, key)
         return json.dumps(data, ensure_ascii=False)
@@ -43,9 +43,6 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO") -> None:
     """The ``elicense`` loggers write JSON lines to standard error, and only there.
     Done when a worker starts serving (the app's lifespan), not when an app is built."""
-    # No record needs the thread, process or process name (the logging HOWTO's
-    # optimisation): a worker writes a line per request.
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("elicense")

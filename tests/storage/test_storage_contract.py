@@ -455,6 +455,16 @@ def test_a_called_statement_that_fails_names_the_failure_not_the_value(
         assert exc.value.code == "audit.unavailable"
         assert exc.value.details.get("sqlstate") == "22P02"
         assert "不是数字" not in str(exc.value.details)
+    if storage.kind == "postgresql":  # libpq would cut the text at the NUL: refused
+        with pytest.raises(ElicenseError) as exc:
+            storage.db.call(
+                "SELECT CAST(:v AS text)",
+                {"v": "前\x00后"},
+                (as_text,),
+                unavailable="audit.unavailable",
+            )
+        assert exc.value.code == "audit.unavailable"
+        assert "前" not in str(exc.value.details)
     assert storage.db.call("SELECT 1", {}, (int,)) == [(1,)]  # the connection is fine after
 
 
@@ -919,6 +929,45 @@ def test_a_scan_connection_killed_by_the_server_fails_closed_once_then_is_replac
         assert store.licenses.for_holder("p" * 64) == []
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_statements_in_libpq_text_format_ignore_a_roles_bytea_and_encoding_defaults(
+    postgres_schema: tuple[str, str],
+) -> None:
+    """``send_read``/``call`` convert libpq's text format themselves: a role whose
+    sessions default to the escape format for bytea and another client encoding still
+    gets hex bytea and UTF-8 text on the scan's connection."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url, schema = postgres_schema
+    role = f"elicense_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
+        admin.execute(f"ALTER ROLE {role} SET bytea_output = 'escape'")
+        admin.execute(f"ALTER ROLE {role} SET client_encoding = 'LATIN1'")
+    try:
+        as_role = make_url(url).set(username=role).render_as_string(hide_password=False)
+        upgrade(as_role, schema=schema)
+        store = open_for(as_role, schema)
+        try:
+            rows = store.db.call(
+                "SELECT decode(:h, 'hex'), CAST(:t AS text)",
+                {"h": "00ff5c78", "t": "住宿登记"},
+                (as_bytes, as_text),
+            )
+            assert rows == [(b"\x00\xff\\x", "住宿登记")]
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            admin.execute(f'CREATE SCHEMA "{schema}"')  # the fixture drops it again
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
 
 
 def test_a_servers_checkpoints_copy_commits_into_the_database_file_outside_any_commit(

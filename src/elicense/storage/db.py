@@ -521,6 +521,10 @@ class Database:
     ) -> _SentRead:
         """``text`` sent, prepared, on this thread's own PostgreSQL connection."""
         sql, names = _dollar(text)
+        try:
+            values = [_param(params[n]) for n in names]
+        except ValueError as exc:
+            raise ElicenseError(unavailable, details={"reason": str(exc)}) from None
         own: _Own | None = None
         try:
             own = self._own_connection()
@@ -533,9 +537,9 @@ class Database:
                 if res.status != psycopg.pq.ExecStatus.COMMAND_OK:
                     raise _result_failure(res, unavailable)
                 own.prepared[sql] = name
-            pg.send_query_prepared(name, [_param(params[n]) for n in names])
+            pg.send_query_prepared(name, values)
             while pg.flush():
-                select.select([], [pg.socket], [])
+                _wait(pg.socket, select.POLLOUT)
         except _FAILURES as exc:
             if own is not None and own.raw.pgconn.status != psycopg.pq.ConnStatus.OK:
                 self._unpin(own)  # cut: the next statement gets a new connection
@@ -558,6 +562,10 @@ class Database:
         if own is None or own.raw.closed or own.raw.broken:
             raw = _detached(self.engine)
             raw.autocommit = True
+            # What ``send_read``/``call`` read and write in libpq's text format assumes:
+            # UTF-8 text and hex bytea, whatever the database's or the role's defaults.
+            raw.execute("SET client_encoding = 'UTF8'")
+            raw.execute("SET bytea_output = 'hex'")
             own = self._pinned.own = _Own(raw)
             with self._pinned_lock:
                 self._all_pinned.add(own)
@@ -690,7 +698,7 @@ class _SentRead:
         try:
             pg.consume_input()
             while pg.is_busy():
-                select.select([pg.socket], [], [])
+                _wait(pg.socket, select.POLLIN)
                 pg.consume_input()
             results = []
             while (res := pg.get_result()) is not None:
@@ -723,12 +731,24 @@ def as_bytes(value: bytes) -> bytes:
 
 
 def _param(value: str | int | None) -> bytes | None:
-    """A parameter in PostgreSQL's text format (NULL as None)."""
+    """A parameter in PostgreSQL's text format (NULL as None). libpq reads it as a C
+    string: a NUL would silently cut it short, so it is refused (as psycopg refuses it),
+    like anything that is not text or an integer (``ValueError``, naming no value)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"a statement parameter is text, an integer or None, not {type(value)}")
-    return str(value).encode()
+        raise ValueError("parameter type")
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("NUL in a parameter")
+    return text.encode()
+
+
+def _wait(fd: int, event: int) -> None:
+    """Block until ``fd`` is ready (``poll``: unlike ``select``, any descriptor number)."""
+    poller = select.poll()
+    poller.register(fd, event)
+    poller.poll()
 
 
 _DOLLAR_CACHE: dict[str, tuple[bytes, tuple[str, ...]]] = {}
