@@ -503,7 +503,8 @@ class Database:
         trip (156-176 against 84-88 µs, the same call measured side by side). The rows
         are returned only once the server has said it is ready for the next query,
         which it says after the statement's transaction has committed; any error up to
-        then, the commit's included, is ``unavailable`` and no row is returned.
+        then, the commit's included, is ``unavailable`` (``storage.conflict`` for a
+        constraint, as everywhere) and no row is returned.
         Elsewhere (SQLite, or inside a transaction on this thread, which it joins) it
         runs through ``driver(write=True, single=True)``, and the driver's own values
         are returned as they are."""
