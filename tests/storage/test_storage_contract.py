@@ -427,44 +427,25 @@ def test_a_called_write_is_committed_when_it_returns(storage: SqlStorage) -> Non
     assert storage.replay.consume("code", "j-called", expires_at=NOW + 300, now=NOW) is False
 
 
+def _call_refused(storage: SqlStorage, text: str, value: str) -> ElicenseError:
+    """The refusal of ``text`` run with ``:v`` = ``value``, asked as a settle asks."""
+    with pytest.raises(ElicenseError) as exc:
+        storage.db.call(text, {"v": value}, (as_text,), unavailable="audit.unavailable")
+    assert value not in str(exc.value.details)
+    return exc.value
+
+
 def test_a_called_statement_that_fails_names_the_failure_not_the_value(
     storage: SqlStorage,
 ) -> None:
-    storage.db.call(
-        "INSERT INTO replay (namespace, value, expires_at) VALUES ('code', :v, 1)",
-        {"v": "dup-唯一"},
-        (),
-    )
-    with pytest.raises(ElicenseError) as exc:
-        storage.db.call(
-            "INSERT INTO replay (namespace, value, expires_at) VALUES ('code', :v, 1)",
-            {"v": "dup-唯一"},
-            (),
-            unavailable="audit.unavailable",
-        )
-    assert exc.value.code == "storage.conflict"
-    assert "唯一" not in str(exc.value.details)
+    insert = "INSERT INTO replay (namespace, value, expires_at) VALUES ('code', :v, 1)"
+    storage.db.call(insert, {"v": "dup-唯一"}, ())
+    assert _call_refused(storage, insert, "dup-唯一").code == "storage.conflict"
     if storage.kind == "postgresql":  # SQLite casts any text to a number without a word
-        with pytest.raises(ElicenseError) as exc:
-            storage.db.call(
-                "SELECT CAST(:v AS integer)",
-                {"v": "不是数字"},
-                (int,),
-                unavailable="audit.unavailable",
-            )
-        assert exc.value.code == "audit.unavailable"
-        assert exc.value.details.get("sqlstate") == "22P02"
-        assert "不是数字" not in str(exc.value.details)
-    if storage.kind == "postgresql":  # libpq would cut the text at the NUL: refused
-        with pytest.raises(ElicenseError) as exc:
-            storage.db.call(
-                "SELECT CAST(:v AS text)",
-                {"v": "前\x00后"},
-                (as_text,),
-                unavailable="audit.unavailable",
-            )
-        assert exc.value.code == "audit.unavailable"
-        assert "前" not in str(exc.value.details)
+        refused = _call_refused(storage, "SELECT CAST(CAST(:v AS integer) AS text)", "不是数字")
+        assert (refused.code, refused.details.get("sqlstate")) == ("audit.unavailable", "22P02")
+        # libpq would cut the text at the NUL (psycopg refuses it): refused before sending
+        assert _call_refused(storage, "SELECT :v", "前\x00后").code == "audit.unavailable"
     assert storage.db.call("SELECT 1", {}, (int,)) == [(1,)]  # the connection is fine after
 
 
