@@ -74,29 +74,30 @@ def free_port() -> int:
 def start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """The app under uvicorn; what it writes (the service's JSON log lines: one per
     request, as in production) goes to ``log``, a file, as a deployment's would."""
-    proc = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            app,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env={**os.environ, **env},
-        cwd=tempfile.gettempdir(),
-        start_new_session=True,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                app,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env={**os.environ, **env},
+            cwd=tempfile.gettempdir(),
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:

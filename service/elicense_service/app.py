@@ -258,7 +258,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/verify"
         )
         direct[("POST", "/v1/verify")] = (verify_direct, verify_route)
-    app.add_middleware(Envelope, max_body=settings.max_body_bytes, runtime=runtime, direct=direct)
+    # Inside the app for every routed request; the direct ones are taken at the door.
+    app.add_middleware(Envelope, max_body=settings.max_body_bytes, runtime=runtime)
     if direct:
         app.front = Envelope(app, max_body=settings.max_body_bytes, runtime=runtime, direct=direct)
     return app

@@ -951,6 +951,32 @@ def test_statements_in_libpq_text_format_ignore_a_roles_bytea_and_encoding_defau
             admin.execute(f"DROP ROLE {role}")
 
 
+@pytest.mark.postgres
+def test_options_in_the_database_url_are_kept_beside_the_storages_own(
+    postgres_schema: tuple[str, str],
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    url, schema = postgres_schema
+    with_options = (
+        make_url(url)
+        .update_query_dict({"options": "-cstatement_timeout=4321"})
+        .render_as_string(hide_password=False)
+    )
+    upgrade(with_options, schema=schema)
+    store = open_for(with_options, schema)
+    try:
+        shown = store.db.call(
+            "SELECT current_setting('statement_timeout'), current_setting('bytea_output'), "
+            "current_schema()",
+            {},
+            (as_text, as_text, as_text),
+        )
+        assert shown == [("4321ms", "hex", schema)]
+    finally:
+        store.close()
+
+
 def test_a_servers_checkpoints_copy_commits_into_the_database_file_outside_any_commit(
     tmp_path: Path,
 ) -> None:

@@ -159,7 +159,7 @@ class SqlAccessLog:
         self._move_head = db.sql(_MOVE_HEAD)
         self._consume = db.sql(replay.CONSUME)
         self._use = db.sql(consents.USE)
-        self._settle_pg = pg
+        self._pg = pg
 
     def _append(self, conn: DriverConnection, record: AccessRecord) -> AccessRecord:
         seq, prev = conn.execute(self._head, ()).fetchone()
@@ -176,7 +176,7 @@ class SqlAccessLog:
         """See ``ports.AccessLog.settle``. Any failure is ``audit.unavailable``."""
         if self._replay is not None:
             self._replay.tick(now)  # the replay table's occasional purge
-        if self._settle_pg:
+        if self._pg:
             return self._settle_in_one_call(settlement, now)
         s = settlement
         params = {
@@ -219,7 +219,7 @@ class SqlAccessLog:
             "scenario_id": head.scenario_id,
             "holder": head.holder_pseudonym,
             "request_id": head.request_id,
-            # One JSON text (psycopg dumps arrays element by element in Python).
+            # One JSON text: the three candidates (see migration 0004).
             "variants": "[" + ", ".join(map(_candidate, variants)) + "]",
         }
         rows = self._db.call(_SETTLE_PG, params, _SETTLED, unavailable="audit.unavailable")

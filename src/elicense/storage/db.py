@@ -168,9 +168,20 @@ def parse_url(url: str, schema: str | None = None) -> Target:
 def make_engine(target: Target, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     """An engine configured for elicense's transaction rules (see the module docstring)."""
     if target.kind == "postgresql":
-        connect_args: dict[str, Any] = {"connect_timeout": 10}
+        # UTF-8 text and hex bytea whatever the database's or the role's defaults: what
+        # ``send_read``/``call`` read and write in libpq's text format assume.
+        # Options the URL itself gives (``?options=…``) come first and are kept.
+        given = target.url.query.get("options")
+        options = " ".join(
+            [*([given] if isinstance(given, str) else given or ()), "-cbytea_output=hex"]
+        )
         if target.schema is not None:
-            connect_args["options"] = f"-csearch_path={target.schema}"
+            options += f" -csearch_path={target.schema}"
+        connect_args: dict[str, Any] = {
+            "connect_timeout": 10,
+            "client_encoding": "UTF8",
+            "options": options,
+        }
         engine = create_engine(
             target.url,
             pool_size=pool_size,
@@ -372,10 +383,14 @@ class Database:
 
     def sql(self, text: str) -> str:
         """A hot statement in the driver's parameter style: written with ``:name``
-        placeholders (sqlite3's), turned into ``%(name)s`` for psycopg. Build once."""
-        if self.kind == "postgresql":
-            return _NAMED.sub(r"%(\1)s", text.replace("%", "%%"))
-        return text
+        placeholders (sqlite3's), turned into ``%(name)s`` for psycopg. Each text is
+        converted once (callers may ask on every statement)."""
+        if self.kind != "postgresql":
+            return text
+        found = _PYFORMAT_CACHE.get(text)
+        if found is None:
+            found = _PYFORMAT_CACHE[text] = _NAMED.sub(r"%(\1)s", text.replace("%", "%%"))
+        return found
 
     @contextmanager
     def driver(
@@ -542,8 +557,8 @@ class Database:
             while pg.flush():
                 _wait(pg.socket, select.POLLOUT)
         except _FAILURES as exc:
-            if own is not None and own.raw.pgconn.status != psycopg.pq.ConnStatus.OK:
-                self._unpin(own)  # cut: the next statement gets a new connection
+            if own is not None and own.cut:
+                self._unpin(own)  # the next statement gets a new connection
             raise _failure(exc, unavailable) from None
         sent = _SentRead(self, own, tuple(kinds), unavailable)
         own.pending = sent
@@ -563,10 +578,6 @@ class Database:
         if own is None or own.raw.closed or own.raw.broken:
             raw = _detached(self.engine)
             raw.autocommit = True
-            # What ``send_read``/``call`` read and write in libpq's text format assumes:
-            # UTF-8 text and hex bytea, whatever the database's or the role's defaults.
-            raw.execute("SET client_encoding = 'UTF8'")
-            raw.execute("SET bytea_output = 'hex'")
             own = self._pinned.own = _Own(raw)
             with self._pinned_lock:
                 self._all_pinned.add(own)
@@ -705,7 +716,7 @@ class _SentRead:
             while (res := pg.get_result()) is not None:
                 results.append(res)
         except _FAILURES as exc:
-            if raw.broken or raw.closed or pg.status != psycopg.pq.ConnStatus.OK:
+            if own.cut:
                 self._db._unpin(own)
             raise _failure(exc, self._unavailable) from None
         finally:
@@ -753,6 +764,7 @@ def _wait(fd: int, event: int) -> None:
 
 
 _DOLLAR_CACHE: dict[str, tuple[bytes, tuple[str, ...]]] = {}
+_PYFORMAT_CACHE: dict[str, str] = {}
 
 
 def _dollar(text: str) -> tuple[bytes, tuple[str, ...]]:
@@ -771,18 +783,9 @@ def _dollar(text: str) -> tuple[bytes, tuple[str, ...]]:
 
 
 def _result_failure(res: Any, unavailable: str) -> ElicenseError:
-    """A failed libpq result as ``_failure`` would name psycopg's exception for it: a
-    constraint's refusal is ``storage.conflict`` (by constraint name), anything else
-    ``unavailable`` by SQLSTATE only (its message may quote row values)."""
-    field = psycopg.pq.DiagnosticField
-    raw_state = res.error_field(field.SQLSTATE)
-    state = raw_state.decode() if raw_state else ""
-    if state.startswith("23"):  # integrity_constraint_violation and its kinds
-        constraint = res.error_field(field.CONSTRAINT_NAME)
-        return ElicenseError(
-            "storage.conflict", details={"constraint": constraint.decode()} if constraint else {}
-        )
-    return ElicenseError(unavailable, details={"reason": "statement failed", "sqlstate": state})
+    """A failed libpq result named as ``_failure`` names psycopg's exception for it (a
+    constraint's refusal is ``storage.conflict``, by constraint name; never a value)."""
+    return _failure(psycopg.errors.error_from_result(res), unavailable)
 
 
 def _detached(engine: Engine) -> Any:
@@ -807,7 +810,13 @@ class _Own:
         self.pending: _SentRead | None = None
         """A read sent on this connection and not yet collected (``send_read``)."""
         self.prepared: dict[bytes, bytes] = {}
-        """Statements ``send_read`` prepared on this connection: SQL → name."""
+        """Statements ``send_read``/``call`` prepared on this connection: SQL → name."""
+
+    @property
+    def cut(self) -> bool:
+        """The connection is gone (psycopg saw it, or libpq did under psycopg)."""
+        raw = self.raw
+        return bool(raw.broken or raw.closed or raw.pgconn.status != psycopg.pq.ConnStatus.OK)
 
     def close(self) -> None:
         with suppress(Exception):  # closing anyway (it may be broken already)

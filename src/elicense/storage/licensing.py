@@ -171,8 +171,6 @@ class SqlLicenses:
     def __init__(self, db: Database, settings: ListSettings) -> None:
         self._db = db
         self._settings = settings
-        self._driver_sql: dict[str, str] = {}
-        """``_for_holder``'s texts in the driver's parameter style, built once each."""
 
     # --- issuing ---------------------------------------------------------------------
 
@@ -410,11 +408,8 @@ class SqlLicenses:
         the driver directly (``Database.driver``); the columns come in
         ``LicenseRecord``'s field order."""
         text, params = _for_holder(pseudonym, types)
-        sql = self._driver_sql.get(text)
-        if sql is None:
-            sql = self._driver_sql[text] = self._db.sql(text)
         with self._db.driver() as conn:
-            rows = conn.execute(sql, params).fetchall()
+            rows = conn.execute(self._db.sql(text), params).fetchall()
         return [LicenseRecord(*row) for row in rows]
 
     def for_holder_soon(
