@@ -18,7 +18,7 @@ from elicense.statuslist import IndexPermutation, StatusList
 from elicense.storage import SqlStorage
 from elicense.storage.licensing import SqlLicenses
 
-from .storage_support import ISSUER, OTHER_ISSUER, STATUS_KEY, holder, new_license
+from .storage_support import ISSUER, NOW, OTHER_ISSUER, STATUS_KEY, holder, new_license
 
 Opener = Callable[..., SqlStorage]
 
@@ -366,3 +366,114 @@ def test_an_import_killed_with_the_holder_index_suspended_gets_it_back_on_the_re
     with pytest.raises(RuntimeError, match="the batch failed"):
         re_run_that_fails()
     assert _has_holder_index(storage)  # an error rebuilds it too
+
+
+def _staged_table(store: SqlStorage) -> bool:
+    with store.db.read() as conn:
+        sql = "SELECT count(*) FROM sqlite_master WHERE name = 'holders_staged'"
+        return bool(conn.exec_driver_sql(sql).scalar_one())
+
+
+def _foreign_keys_on(store: SqlStorage) -> bool:
+    with store.db.read() as conn:
+        return bool(conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one())
+
+
+def _bulk_of(writer: BulkWriter, hs: list[HolderRecord], first: int) -> int:
+    rows = [r for i, h in enumerate(hs) for r in _rows(writer, [f"H{first + i}"], ISSUER, h)]
+    return len(writer.write([_hrow(h) for h in hs], rows))
+
+
+def test_a_large_bulk_load_on_sqlite_stages_its_holders_and_merges_them_at_the_end(
+    storage: SqlStorage,
+) -> None:
+    licenses = storage.licenses
+    assert isinstance(licenses, SqlLicenses)
+    if storage.db.kind != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL imports write holders in their batches")
+    before = holder(1)
+    storage.holders.upsert(before)
+    again = HolderRecord(before.pseudonym, before.holder_type, before.holder_code, NOW + 99)
+    fresh = [holder(n) for n in range(2, 6)]
+    with licenses.bulk_load(1_000_000) as staged:
+        assert staged
+        assert _staged_table(storage)
+        # A batch's licenses refer to holders that are only staged: accepted, and the
+        # holders are found (in the staging table) before they are merged.
+        assert licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, [again, *fresh[:2]], 0)) == 0
+        assert licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, fresh[1:], 10)) == 0
+        assert storage.holders.get(fresh[3].pseudonym) == fresh[3]
+        assert storage.holders.get(holder(99).pseudonym) is None
+        assert _foreign_keys_on(storage)  # only the batches ran without the checks
+    assert not _staged_table(storage)
+    assert storage.holders.get(before.pseudonym) == before  # kept its row, as in a batch
+    assert [storage.holders.get(h.pseudonym) for h in fresh] == fresh
+    assert licenses.count() == 6
+    assert sorted(r.serial for r in licenses.for_holder(fresh[1].pseudonym)) == ["H10", "H2"]
+    with storage.db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("SELECT count(*) FROM holders").scalar_one() == 5
+
+
+def test_outside_a_large_bulk_load_a_license_of_an_unknown_holder_is_still_refused(
+    storage: SqlStorage,
+) -> None:
+    licenses = storage.licenses
+    assert isinstance(licenses, SqlLicenses)
+    with licenses.bulk_load(1_000_000):
+        pass
+    ghost = holder(7)
+
+    def build(writer: BulkWriter) -> int:
+        return len(writer.write([], _rows(writer, ["G1"], ISSUER, ghost)))
+
+    with pytest.raises(ElicenseError) as caught:
+        licenses.issue_bulk([ISSUER], build)
+    assert caught.value.code == "storage.conflict"
+    assert licenses.count() == 0
+
+
+def test_holders_staged_by_a_killed_import_are_merged_by_the_next_one_even_a_small_one(
+    storage: SqlStorage,
+) -> None:
+    licenses = storage.licenses
+    assert isinstance(licenses, SqlLicenses)
+    if storage.db.kind != "sqlite":
+        pytest.skip("SQLite only")
+    staged = [holder(n) for n in range(1, 4)]
+    killed = licenses.bulk_load(1_000_000)
+    assert killed.__enter__()  # and never __exit__: the process died
+    assert licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, staged, 0)) == 0
+    licenses._staging = False  # a new process: nothing is staging
+    assert storage.holders.get(staged[2].pseudonym) == staged[2]  # found while staged
+    with licenses.bulk_load(10) as large:  # a small import: merges first, then writes
+        assert not large
+        assert not _staged_table(storage)
+        assert _has_holder_index(storage)
+        assert licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, [holder(4)], 3)) == 0
+    with storage.db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("SELECT count(*) FROM holders").scalar_one() == 4
+
+
+def test_a_holder_code_staged_under_a_second_pseudonym_is_refused_by_the_merge(
+    storage: SqlStorage,
+) -> None:
+    licenses = storage.licenses
+    assert isinstance(licenses, SqlLicenses)
+    if storage.db.kind != "sqlite":
+        pytest.skip("SQLite only")
+    old = holder(1)
+    storage.holders.upsert(old)
+    changed_key = holder(2, code=old.holder_code)  # same person, another pseudonym
+
+    def load() -> None:
+        with licenses.bulk_load(1_000_000):
+            licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, [changed_key], 0))
+
+    with pytest.raises(ElicenseError) as caught:
+        load()
+    assert caught.value.code == "storage.conflict"
+    assert _staged_table(storage)  # kept: nothing is lost, the next run says it again
+    assert _has_holder_index(storage)
+    assert storage.holders.get(changed_key.pseudonym) == changed_key

@@ -341,20 +341,31 @@ class Database:
 
     @contextmanager
     def write(
-        self, unavailable: str = "storage.unavailable", *, single: bool = False
+        self,
+        unavailable: str = "storage.unavailable",
+        *,
+        single: bool = False,
+        foreign_keys: bool = True,
     ) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on any error.
 
         ``single=True`` promises the block runs exactly one statement, which PostgreSQL
         then runs as its own (atomic) transaction in autocommit mode. SQLite keeps
         ``BEGIN IMMEDIATE`` even then: an autocommit statement there starts as a reader
-        and can fail to upgrade to a writer under contention."""
-        with self._transaction(write=True, autocommit=single, unavailable=unavailable) as conn:
+        and can fail to upgrade to a writer under contention.
+
+        ``foreign_keys=False`` (SQLite) leaves this transaction's references unchecked,
+        for a writer that guarantees them itself (a large import whose holders are
+        staged, ``SqlLicenses.bulk_load``); the connection checks them again afterwards,
+        or is discarded."""
+        with self._transaction(
+            write=True, autocommit=single, unavailable=unavailable, foreign_keys=foreign_keys
+        ) as conn:
             yield conn
 
     @contextmanager
     def _transaction(
-        self, *, write: bool, autocommit: bool, unavailable: str
+        self, *, write: bool, autocommit: bool, unavailable: str, foreign_keys: bool = True
     ) -> Iterator[Connection]:
         active = self._active.get()
         if active is not None:
@@ -372,7 +383,8 @@ class Database:
                     conn.execution_options(**{WRITE: True})
                 if autocommit and self.kind == "postgresql":
                     conn.execution_options(isolation_level="AUTOCOMMIT")
-                with conn.begin():
+                unchecked = not foreign_keys and self.kind == "sqlite"
+                with _foreign_keys_off(conn) if unchecked else nullcontext(), conn.begin():
                     token = self._active.set(conn)
                     try:
                         yield conn
@@ -851,6 +863,24 @@ class _Checkpointer:
 
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite: references unchecked on this connection for the block (the pragma only
+    takes effect outside a transaction, so it is set before BEGIN and reset after the
+    commit or rollback). A connection that cannot be reset is discarded, never pooled
+    with its checks off."""
+    raw: Any = conn.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        try:
+            raw.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.invalidate()
+            raise
 
 
 def _discard_or_roll_back(pooled: Any, raw: Any, sqlite: bool) -> None:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from elicense.errors import ElicenseError
 from elicense.records import (
@@ -23,7 +23,15 @@ from elicense.records import (
     RelyingPartyRecord,
 )
 from elicense.storage.db import Database
-from elicense.storage.schema import credentials, holders, issuers, keys, relying_parties
+from elicense.storage.schema import (
+    STAGED_EXISTS,
+    STAGED_HOLDERS,
+    credentials,
+    holders,
+    issuers,
+    keys,
+    relying_parties,
+)
 
 _PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 
@@ -66,9 +74,25 @@ class SqlHolders:
     def get(self, pseudonym: str) -> HolderRecord | None:
         with self._db.read() as conn:
             row = conn.execute(select(holders).where(holders.c.pseudonym == pseudonym)).first()
+            if row is None and self._db.kind == "sqlite":
+                row = _staged(conn, pseudonym)
         if row is None:
             return None
         return HolderRecord(row.pseudonym, row.holder_type, row.holder_code, row.created_at)
+
+
+def _staged(conn: Connection, pseudonym: str) -> Any:
+    """A holder a large import has met but not merged yet (``STAGED_HOLDERS``): a scan
+    of the staging table, only for a holder not in ``holders`` while one is staged."""
+    if conn.exec_driver_sql(STAGED_EXISTS).first() is None:
+        return None
+    return conn.exec_driver_sql(_STAGED_HOLDER, (pseudonym,)).first()
+
+
+_STAGED_HOLDER = (
+    "SELECT pseudonym, holder_type, holder_code, created_at "  # noqa: S608 - a constant
+    f"FROM {STAGED_HOLDERS} WHERE pseudonym = ? LIMIT 1"
+)
 
 
 class SqlIssuers:

@@ -197,6 +197,13 @@ replay = Table(
     Column("expires_at", BigInteger, nullable=False, index=True),
 )
 
+STAGED_HOLDERS = "holders_staged"
+"""SQLite, during a large import only (``SqlLicenses.bulk_load``): the holders it meets,
+appended to a table without keys and merged into ``holders`` in pseudonym order when the
+import ends (or when the next import starts, after a killed one). Not in ``metadata``:
+it exists only while an import runs."""
+STAGED_EXISTS = f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{STAGED_HOLDERS}'"  # noqa: S608 - a constant
+
 access_records = Table(
     "access_records",
     metadata,
