@@ -11,11 +11,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import astuple, replace
 from typing import Any
 
 from elicense.identifiers.license_id import compose_license_id
-from elicense.ports import NewLicense
+from elicense.ports import BulkWriter, NewLicense
 from elicense.records import (
     AccessRecord,
     ConsentRecord,
@@ -221,3 +221,23 @@ def issue_forever(
         batch_seconds.value = time.perf_counter() - t0
         done.value = n + 1
         n += 1
+
+
+def die_mid_import(url: str, first: int, count: int) -> None:
+    """A process that starts a large import, stores one batch of ``count`` licenses of
+    new holders and dies: ``os._exit`` runs no ``finally`` and no cleanup, as a kill."""
+    store = open_for(url, None)
+    loading = store.licenses.bulk_load(1_000_000)  # kept: a collected one would clean up
+    assert loading.__enter__()
+    hs = [holder(first + i) for i in range(count)]
+
+    def build(writer: BulkWriter) -> None:
+        entries = [(e.list_id, i) for e in writer.allocate([(ISSUER, count)]) for i in e.indexes]
+        rows = [
+            astuple(new_license(f"K{first + i}", h.pseudonym)(list_id, idx))
+            for i, (h, (list_id, idx)) in enumerate(zip(hs, entries, strict=True))
+        ]
+        writer.write([(h.pseudonym, h.holder_type, h.holder_code, h.created_at) for h in hs], rows)
+
+    store.licenses.issue_bulk([ISSUER], build)
+    os._exit(0)

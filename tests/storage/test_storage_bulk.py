@@ -5,6 +5,7 @@ arrive, stored numbers skipped, gaps allowed but never a reused entry."""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import astuple
 
@@ -18,7 +19,15 @@ from elicense.statuslist import IndexPermutation, StatusList
 from elicense.storage import SqlStorage
 from elicense.storage.licensing import SqlLicenses
 
-from .storage_support import ISSUER, NOW, OTHER_ISSUER, STATUS_KEY, holder, new_license
+from .storage_support import (
+    ISSUER,
+    NOW,
+    OTHER_ISSUER,
+    STATUS_KEY,
+    die_mid_import,
+    holder,
+    new_license,
+)
 
 Opener = Callable[..., SqlStorage]
 
@@ -347,6 +356,16 @@ def test_a_large_bulk_load_on_sqlite_suspends_the_holder_index_and_rebuilds_it(
         assert _has_holder_index(storage)
 
 
+def _die_mid_import(storage: SqlStorage, first: int = 1, count: int = 3) -> None:
+    """A large import in another process that stores a batch and is killed."""
+    ctx = multiprocessing.get_context("spawn")
+    url = str(storage.db.target.url)
+    proc = ctx.Process(target=die_mid_import, args=(url, first, count))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+
+
 def test_an_import_killed_with_the_holder_index_suspended_gets_it_back_on_the_re_run(
     storage: SqlStorage,
 ) -> None:
@@ -354,8 +373,7 @@ def test_an_import_killed_with_the_holder_index_suspended_gets_it_back_on_the_re
     assert isinstance(licenses, SqlLicenses)
     if storage.db.kind != "sqlite":
         pytest.skip("SQLite only")
-    killed = licenses.bulk_load(1_000_000)
-    assert killed.__enter__()  # and never __exit__: the process died
+    _die_mid_import(storage)
     assert not _has_holder_index(storage)
 
     def re_run_that_fails() -> None:
@@ -440,12 +458,9 @@ def test_holders_staged_by_a_killed_import_are_merged_by_the_next_one_even_a_sma
     assert isinstance(licenses, SqlLicenses)
     if storage.db.kind != "sqlite":
         pytest.skip("SQLite only")
-    staged = [holder(n) for n in range(1, 4)]
-    killed = licenses.bulk_load(1_000_000)
-    assert killed.__enter__()  # and never __exit__: the process died
-    assert licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, staged, 0)) == 0
-    licenses._staging = False  # a new process: nothing is staging
-    assert storage.holders.get(staged[2].pseudonym) == staged[2]  # found while staged
+    _die_mid_import(storage, first=1, count=3)
+    assert _staged_table(storage)
+    assert storage.holders.get(holder(3).pseudonym) == holder(3)  # found while staged
     with licenses.bulk_load(10) as large:  # a small import: merges first, then writes
         assert not large
         assert not _staged_table(storage)
@@ -454,6 +469,31 @@ def test_holders_staged_by_a_killed_import_are_merged_by_the_next_one_even_a_sma
     with storage.db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         assert conn.exec_driver_sql("SELECT count(*) FROM holders").scalar_one() == 4
+
+
+def test_imports_at_the_same_time_leave_the_merge_to_the_last_one_running(
+    open_store: Opener,
+) -> None:
+    first, second, small = open_store(), open_store(), open_store()
+    if first.db.kind != "sqlite":
+        pytest.skip("SQLite only")
+    one, two = first.licenses, second.licenses
+    assert isinstance(one, SqlLicenses)
+    assert isinstance(two, SqlLicenses)
+    assert isinstance(small.licenses, SqlLicenses)
+    with one.bulk_load(1_000_000):
+        with two.bulk_load(1_000_000):
+            assert two.issue_bulk([ISSUER], lambda w: _bulk_of(w, [holder(1)], 0)) == 0
+        # The second ended while the first runs: it left the staging and the index.
+        assert _staged_table(first)
+        assert not _has_holder_index(first)
+        with small.licenses.bulk_load(10) as large:  # a small one leaves them too
+            assert not large
+        assert _staged_table(first)
+        assert one.issue_bulk([ISSUER], lambda w: _bulk_of(w, [holder(2)], 1)) == 0
+    assert not _staged_table(first)
+    assert _has_holder_index(first)
+    assert [first.holders.get(holder(n).pseudonym) for n in (1, 2)] == [holder(1), holder(2)]
 
 
 def test_a_holder_code_staged_under_a_second_pseudonym_is_refused_by_the_merge(

@@ -16,6 +16,8 @@ both try to open an owner's first list, one insert fails and that transaction is
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -313,39 +315,56 @@ class SqlLicenses:
         merging are their own committed transactions and idempotent: an import killed
         half-way leaves the index missing and holders staged — lookups by holder are
         then slow, never wrong — and the next import puts both back (a small one at its
-        start, a large one at its end)."""
+        start, a large one at its end).
+
+        **Imports at the same time** (other processes): each large one holds a shared
+        lock on ``<database>.import-lock`` while it stages, and the index and the holders
+        are put back only under the exclusive lock, taken without waiting: by whichever
+        import finds no other one running (the last to end; a small one at its start,
+        which then also finds a killed import's leftovers, the kernel having released
+        the dead process's lock). An import that finds another running leaves both as
+        they are for it."""
         if self._db.kind != "sqlite" or self._db.target.memory:
             yield False
             return
+        index = _holder_index()
+        lock = str(self._db.target.url.database) + ".import-lock"
         large = expected_rows >= _BULK_INDEX_MIN_ROWS and expected_rows >= self.count()
         if not large:
-            self._merge_staged()  # a killed large import's, before holders are written
-            with self._db.write() as conn:
-                conn.execute(CreateIndex(_holder_index(), if_not_exists=True))
+            self._put_back(lock, index)  # a killed large import's, before holders are written
             yield False
             return
-        index = _holder_index()
-        with self._db.write() as conn:
-            conn.execute(DropIndex(index, if_exists=True))
-            conn.exec_driver_sql(_CREATE_STAGED)
-        self._staging = True
         try:
-            yield True
+            with _import_lock(lock, exclusive=False):
+                with self._db.write() as conn:
+                    conn.execute(DropIndex(index, if_exists=True))
+                    conn.exec_driver_sql(_CREATE_STAGED)
+                self._staging = True
+                try:
+                    yield True
+                finally:
+                    self._staging = False
         finally:
-            self._staging = False
+            self._put_back(lock, index)
+
+    def _put_back(self, lock: str, index: Index) -> None:
+        """Merge the staged holders into ``holders`` in one transaction, in pseudonym
+        order (a holder stored before keeps its row, as in a batch), and rebuild the
+        holder index — unless another import is running (``bulk_load``)."""
+        with _import_lock(lock, exclusive=True) as alone:
+            if not alone:
+                return
             try:
-                self._merge_staged()
+                with self._db.write() as conn:
+                    if conn.exec_driver_sql(STAGED_EXISTS).first() is not None:
+                        # The batches' page cache (``_Bulk.lock``): the holder-code key
+                        # still takes the merge's rows in random order.
+                        conn.exec_driver_sql(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
+                        conn.exec_driver_sql(_MERGE_STAGED)
+                        conn.exec_driver_sql(f"DROP TABLE {STAGED_HOLDERS}")
             finally:
                 with self._db.write() as conn:
                     conn.execute(CreateIndex(index, if_not_exists=True))
-
-    def _merge_staged(self) -> None:
-        """``STAGED_HOLDERS`` into ``holders`` in one transaction, in pseudonym order
-        (a holder stored before keeps its row, as in a batch), then gone."""
-        with self._db.write() as conn:
-            if conn.exec_driver_sql(STAGED_EXISTS).first() is not None:
-                conn.exec_driver_sql(_MERGE_STAGED)
-                conn.exec_driver_sql(f"DROP TABLE {STAGED_HOLDERS}")
 
     def numbers_present(self, numbers: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Grouped by (issuer, type): each lookup is a range of the
@@ -548,6 +567,23 @@ _PG_PRESENT = text(
 )
 _BULK_INDEX_MIN_ROWS = 100_000
 """Below this, suspending the holder index saves less than rebuilding it costs."""
+
+
+@contextmanager
+def _import_lock(path: str, *, exclusive: bool) -> Iterator[bool]:
+    """``flock`` on ``path`` for the block: shared (waits for an exclusive holder), or
+    exclusive without waiting (yields whether it got it). The kernel releases it when the
+    process ends, however it ends."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def _holder_index() -> Index:
