@@ -29,6 +29,7 @@ from elicense import bulk, demo
 from elicense.catalog import HolderKind, LicenseType, builtin_catalog
 from elicense.claims import local_date
 from elicense.errors import ElicenseError
+from elicense.faces import validate_holder
 from elicense.home import HomeConfig, init_home, open_platform
 from elicense.identifiers.license_id import (
     NONSTANDARD_VARIANTS,
@@ -37,6 +38,7 @@ from elicense.identifiers.license_id import (
 )
 from elicense.licenses import StatusRef, verify_license
 from elicense.platform import Platform
+from elicense.records import HolderRecord
 from elicense.storage import upgrade
 from elicense.synthetic import credit_code, face_values, resident_id
 
@@ -558,3 +560,50 @@ def test_blocks_end_where_the_csv_module_ends_a_row(seed: int) -> None:
         read += list(csv.reader(io.StringIO(block, newline="")))
         pos = end
     assert read == whole
+
+
+def test_an_import_under_another_pseudonym_key_is_refused_before_anything_is_stored(
+    home: Path, tmp_path: Path, opened: Platform
+) -> None:
+    # A holder stored under a pseudonym this platform's key does not give its code: the
+    # key changed since, and every imported holder would get a second pseudonym.
+    code = resident_id(seeded(3))
+    opened.storage.holders.upsert(HolderRecord("ab" * 16, "111", code, NOW))
+    source = write_csv(tmp_path / "in.csv", [make_row(seeded(4), n) for n in range(5)])
+    with pytest.raises(ElicenseError) as caught:
+        run_import(home, source)
+    assert caught.value.code == "storage.conflict"
+    assert code not in str(caught.value)
+    assert opened.storage.licenses.count() == 0
+
+
+def test_a_license_issued_to_a_holder_an_import_has_staged_refers_to_a_stored_holder(
+    home: Path, opened: Platform
+) -> None:
+    rng = seeded(5)
+    issuer, t = PAIRS[0]
+    row = make_row(rng, 0, (issuer, t))
+    pid = opened.holder(*validate_holder(t, row["holder"], today=TODAY), NOW)  # now staged:
+    with sqlite3.connect(home / "elicense.db") as db:
+        db.execute("CREATE TABLE holders_staged (pseudonym, holder_type, holder_code, created_at)")
+        db.execute("INSERT INTO holders_staged SELECT * FROM holders WHERE pseudonym = ?", (pid,))
+        db.execute("PRAGMA foreign_keys = OFF")
+        db.execute("DELETE FROM holders WHERE pseudonym = ?", (pid,))
+    assert opened.storage.holders.get(pid) is not None  # found while staged
+    fields = {k: v for k, v in row.items() if k not in bulk.RESERVED or t.has_field(k)}
+    until = row["valid_until"]
+    rec = opened.issue(
+        issuer_id=issuer,
+        license_type=t,
+        holder=row["holder"],
+        fields=fields,
+        serial="S1",
+        valid_from=dt.date.fromisoformat(row["valid_from"]),
+        valid_until=dt.date.fromisoformat(until) if until and until != "长期" else None,
+        now=NOW,
+        rand=os.urandom,
+    )
+    assert rec.holder_pseudonym == pid
+    with sqlite3.connect(home / "elicense.db") as db:
+        assert db.execute("SELECT count(*) FROM holders WHERE pseudonym = ?", (pid,)).fetchone()
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []

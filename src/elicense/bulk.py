@@ -883,6 +883,7 @@ def import_file(
             face_keys=face_keys,
         )
         reader.check_header()
+        platform.check_pseudonym_key()
         owners = _owners(platform)
         store = platform.storage.licenses
         pairs = [(o, t.code) for o, entry in owners.items() for t in platform.catalog

@@ -100,11 +100,31 @@ class Platform:
     # --- holders and issuing ---------------------------------------------------------
 
     def holder(self, holder_type: str, holder_code: str, now: int) -> str:
-        """Register (once) and return the holder's pseudonym (hex)."""
+        """Register (idempotently) and return the holder's pseudonym (hex).
+
+        Always written, not only when ``holders.get`` finds nothing: a holder a large
+        SQLite import has staged is found by ``get`` before it is in ``holders``, and a
+        license stored now must refer to a row of ``holders`` (the upsert keeps the
+        first sighting's time)."""
         pid = pseudonym(self.pseudonym_key, holder_type, holder_code).hex()
-        if self.storage.holders.get(pid) is None:
-            self.storage.holders.upsert(HolderRecord(pid, holder_type, holder_code, now))
+        self.storage.holders.upsert(HolderRecord(pid, holder_type, holder_code, now))
         return pid
+
+    def check_pseudonym_key(self) -> None:
+        """Refuse (``storage.conflict``) when the stored holders' pseudonyms were not made
+        with this platform's key: every holder would then get a second pseudonym. One
+        stored holder tells, since a key changes every pseudonym. A bulk import checks
+        this before it starts, rather than find it in its last step (the merge of the
+        holders it staged, ``SqlLicenses.bulk_load``) with its licenses stored."""
+        h = self.storage.holders.one()
+        if (
+            h is not None
+            and pseudonym(self.pseudonym_key, h.holder_type, h.holder_code).hex() != h.pseudonym
+        ):
+            raise ElicenseError(
+                "storage.conflict",
+                "the stored holders' pseudonyms were made with another pseudonym key",
+            )
 
     def issuer_entry(self, issuer_id: str) -> IssuerEntry:
         entry = self.trust.trust_list(self.region).issuers.get(issuer_id)

@@ -34,6 +34,10 @@ from elicense.replay import ReplayStore
 class Holders(Protocol):
     def upsert(self, holder: HolderRecord) -> None: ...
     def get(self, pseudonym: str) -> HolderRecord | None: ...
+    def one(self) -> HolderRecord | None:
+        """Any one stored holder (an import's staged ones included), or None: enough to
+        tell whether the stored pseudonyms were made with the platform's key."""
+        ...
 
 
 class Issuers(Protocol):

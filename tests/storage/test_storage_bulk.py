@@ -517,3 +517,45 @@ def test_a_holder_code_staged_under_a_second_pseudonym_is_refused_by_the_merge(
     assert _staged_table(storage)  # kept: nothing is lost, the next run says it again
     assert _has_holder_index(storage)
     assert storage.holders.get(changed_key.pseudonym) == changed_key
+
+    def load_that_fails() -> None:
+        with licenses.bulk_load(1_000_000):
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError, match="the batch failed"):  # not masked by the merge's
+        load_that_fails()
+
+
+def test_opening_the_database_puts_back_what_a_killed_import_left(
+    storage: SqlStorage, open_store: Opener
+) -> None:
+    if storage.db.kind != "sqlite":
+        pytest.skip("SQLite only")
+    _die_mid_import(storage, first=1, count=3)
+    assert _staged_table(storage)
+    assert not _has_holder_index(storage)
+    reopened = open_store()  # a service worker starting, any command
+    assert not _staged_table(reopened)
+    assert _has_holder_index(reopened)
+    assert [reopened.holders.get(holder(n).pseudonym) for n in (1, 2, 3)] == [
+        holder(n) for n in (1, 2, 3)
+    ]
+    with reopened.db.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM holders").scalar_one() == 3
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+
+
+def test_opening_the_database_while_an_import_runs_leaves_its_staging_alone(
+    storage: SqlStorage, open_store: Opener
+) -> None:
+    licenses = storage.licenses
+    assert isinstance(licenses, SqlLicenses)
+    if storage.db.kind != "sqlite":
+        pytest.skip("SQLite only")
+    with licenses.bulk_load(1_000_000):
+        assert licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, [holder(1)], 0)) == 0
+        open_store()
+        assert _staged_table(storage)
+        assert not _has_holder_index(storage)
+    assert not _staged_table(storage)
+    assert storage.holders.get(holder(1).pseudonym) == holder(1)

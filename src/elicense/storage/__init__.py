@@ -129,7 +129,10 @@ def open_storage(
     with ``owner`` and ``list_id`` for every new list. ``schema`` (PostgreSQL only, also
     ``?schema=`` in the URL) selects a schema through ``search_path``. ``pool_size`` and
     ``max_overflow`` bound the connections this process holds (see docs/storage.md for
-    sizing several workers on one PostgreSQL).
+    sizing several workers on one PostgreSQL). With ``check_schema`` (the default) a
+    SQLite database also gets back what a killed import left (its staged holders, the
+    holder index: ``SqlLicenses.finish_killed_import``); without it, opening touches
+    nothing.
     """
     if not status_key:
         raise ValueError("status_key must not be empty")
@@ -143,10 +146,14 @@ def open_storage(
         elif check_schema:
             with db.read() as conn:
                 check(conn, target.schema)
+        storage = SqlStorage(db, settings)
+        licenses = storage.licenses
+        if check_schema and isinstance(licenses, SqlLicenses):  # what a killed import left
+            licenses.finish_killed_import()
     except BaseException:
         db.close()
         raise
-    return SqlStorage(db, settings)
+    return storage
 
 
 if TYPE_CHECKING:

@@ -878,9 +878,13 @@ def _foreign_keys_off(conn: Connection) -> Iterator[None]:
     finally:
         try:
             raw.execute("PRAGMA foreign_keys = ON")
+            # A no-op if a transaction were somehow still open: read it back.
+            restored = raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
         except BaseException:
             conn.invalidate()
             raise
+        if not restored:
+            conn.invalidate()
 
 
 def _discard_or_roll_back(pooled: Any, raw: Any, sqlite: bool) -> None:

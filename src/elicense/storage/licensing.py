@@ -19,7 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
 from itertools import repeat
 from operator import attrgetter, itemgetter
@@ -308,14 +308,16 @@ class SqlLicenses:
         then written once. Until then a staged holder is found by ``Holders.get`` in the
         staging table (slower, never wrong). A holder code under two pseudonyms (the
         pseudonym key changed) is refused by the merge, as the batch would have refused
-        it: ``storage.conflict``, and the staged holders stay for the next run.
+        it: ``storage.conflict``, and the staged holders stay. An import checks the key
+        before it starts (``Platform.check_pseudonym_key``), so that is a last line.
 
         Only when the import is at least as large as the table already is (the rebuild
         reads the whole table), and never on PostgreSQL. Dropping, rebuilding and
         merging are their own committed transactions and idempotent: an import killed
         half-way leaves the index missing and holders staged — lookups by holder are
-        then slow, never wrong — and the next import puts both back (a small one at its
-        start, a large one at its end).
+        then slow, never wrong — and both are put back when the database is next opened
+        (``finish_killed_import``: any command, a service worker starting) or by the
+        next import (a small one at its start, a large one at its end).
 
         **Imports at the same time** (other processes): each large one holds a shared
         lock on ``<database>.import-lock`` while it stages, and the index and the holders
@@ -344,8 +346,28 @@ class SqlLicenses:
                     yield True
                 finally:
                     self._staging = False
-        finally:
-            self._put_back(lock, index)
+        except BaseException:
+            # The import's own failure is what its caller must see; putting back is
+            # tried anyway, and a failure of it is met again by the next import.
+            with suppress(Exception):
+                self._put_back(lock, index)
+            raise
+        self._put_back(lock, index)
+
+    def finish_killed_import(self) -> None:
+        """SQLite: if an import left its holders staged or the holder index dropped and
+        no import is running (``bulk_load``), put both back now. Called when a storage
+        is opened, so a killed import's leftovers do not wait for the next import (a
+        staged holder costs every lookup of a holder not yet in ``holders`` a scan)."""
+        if self._db.kind != "sqlite" or self._db.target.memory:
+            return
+        index = _holder_index()
+        with self._db.read() as conn:
+            names = set(conn.exec_driver_sql(_LEFTOVERS).scalars())
+        if "licenses" not in names:  # not migrated yet: nothing was imported
+            return
+        if names != {"licenses", index.name}:  # the index missing, or holders staged
+            self._put_back(str(self._db.target.url.database) + ".import-lock", index)
 
     def _put_back(self, lock: str, index: Index) -> None:
         """Merge the staged holders into ``holders`` in one transaction, in pseudonym
@@ -736,9 +758,13 @@ _CREATE_STAGED = f"CREATE TABLE IF NOT EXISTS {STAGED_HOLDERS} ({_STAGED_COLUMNS
 # ``WHERE true``: SQLite's parser needs it between an INSERT's SELECT and its ON CONFLICT.
 _MERGE_STAGED = (
     f"INSERT INTO holders ({_STAGED_COLUMNS}) SELECT {_STAGED_COLUMNS} FROM {STAGED_HOLDERS} "  # noqa: S608 - constants
-    "WHERE true ORDER BY pseudonym" + _HOLDER_CONFLICT
+    "WHERE true ORDER BY pseudonym, created_at, rowid" + _HOLDER_CONFLICT
 )
 _NUMBER_CONFLICT = " ON CONFLICT (issuer_id, type_code, serial) DO NOTHING"
+_LEFTOVERS = (
+    "SELECT name FROM sqlite_master WHERE name IN "  # noqa: S608 - constants
+    f"('licenses', '{STAGED_HOLDERS}', 'ix_licenses_holder_pseudonym')"
+)
 _STAGE_HOLDERS = f"INSERT INTO {STAGED_HOLDERS} ({_STAGED_COLUMNS}) VALUES (?, ?, ?, ?)"  # noqa: S608 - constants
 _ENTRIES_TAKEN = (
     "SELECT status_idx FROM licenses WHERE status_list_id = {mark} AND status_idx IN ({marks})"

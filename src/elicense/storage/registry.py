@@ -80,6 +80,16 @@ class SqlHolders:
             return None
         return HolderRecord(row.pseudonym, row.holder_type, row.holder_code, row.created_at)
 
+    def one(self) -> HolderRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(holders).limit(1)).first()
+            if row is None and self._db.kind == "sqlite":
+                exists = conn.exec_driver_sql(STAGED_EXISTS).first() is not None
+                row = conn.exec_driver_sql(_ANY_STAGED).first() if exists else None
+        if row is None:
+            return None
+        return HolderRecord(row.pseudonym, row.holder_type, row.holder_code, row.created_at)
+
 
 def _staged(conn: Connection, pseudonym: str) -> Any:
     """A holder a large import has met but not merged yet (``STAGED_HOLDERS``): a scan
@@ -89,6 +99,9 @@ def _staged(conn: Connection, pseudonym: str) -> Any:
     return conn.exec_driver_sql(_STAGED_HOLDER, (pseudonym,)).first()
 
 
+_ANY_STAGED = (
+    f"SELECT pseudonym, holder_type, holder_code, created_at FROM {STAGED_HOLDERS} LIMIT 1"  # noqa: S608 - a constant
+)
 _STAGED_HOLDER = (
     "SELECT pseudonym, holder_type, holder_code, created_at "  # noqa: S608 - a constant
     f"FROM {STAGED_HOLDERS} WHERE pseudonym = ? LIMIT 1"
