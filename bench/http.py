@@ -49,11 +49,13 @@ from collections.abc import Callable
 import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import create_engine
 
 from elicense import demo
 from elicense.home import init_home, open_platform
 from elicense.jose.keyfile import generate_signer
 from elicense.storage import upgrade
+from elicense.storage.db import parse_url
 
 HERE = Path(__file__).resolve().parent
 PASS = "bench-http-passphrase"
@@ -343,7 +345,13 @@ def main() -> int:
         schema = f"bench_{os.getpid()}"
         sep = "&" if "?" in args.pg else "?"  # a URL may carry ?host=/path (a Unix socket)
         url = f"{args.pg}{sep}schema={schema}"
-        lines += run_backend("postgresql", url, args.seconds, work, args.paced_rate)
+        try:
+            lines += run_backend("postgresql", url, args.seconds, work, args.paced_rate)
+        finally:  # the run's tables and records go with it, as the SQLite file does
+            engine = create_engine(parse_url(args.pg).url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            engine.dispose()
     elif args.only != "sqlite":
         lines.append("postgresql skipped: pass --pg URL or set ELICENSE_TEST_POSTGRES_URL")
     for line in lines:
