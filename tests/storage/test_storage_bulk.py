@@ -369,10 +369,7 @@ def _die_mid_import(storage: SqlStorage, first: int = 1, count: int = 3) -> None
 def test_an_import_killed_with_the_holder_index_suspended_gets_it_back_on_the_re_run(
     storage: SqlStorage,
 ) -> None:
-    licenses = storage.licenses
-    assert isinstance(licenses, SqlLicenses)
-    if storage.db.kind != "sqlite":
-        pytest.skip("SQLite only")
+    licenses = _sqlite_licenses(storage)
     _die_mid_import(storage)
     assert not _has_holder_index(storage)
 
@@ -384,6 +381,23 @@ def test_an_import_killed_with_the_holder_index_suspended_gets_it_back_on_the_re
     with pytest.raises(RuntimeError, match="the batch failed"):
         re_run_that_fails()
     assert _has_holder_index(storage)  # an error rebuilds it too
+
+
+def _sqlite_licenses(storage: SqlStorage) -> SqlLicenses:
+    """The licenses adapter, for behaviours of SQLite only (PostgreSQL imports write
+    holders and the holder index in their batches)."""
+    if storage.db.kind != "sqlite":
+        pytest.skip("SQLite only")
+    licenses = storage.licenses
+    assert isinstance(licenses, SqlLicenses)
+    return licenses
+
+
+def _stored_holders(store: SqlStorage) -> int:
+    """How many holders ``holders`` has, once every license is checked to refer to one."""
+    with store.db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        return int(conn.exec_driver_sql("SELECT count(*) FROM holders").scalar_one())
 
 
 def _staged_table(store: SqlStorage) -> bool:
@@ -405,10 +419,7 @@ def _bulk_of(writer: BulkWriter, hs: list[HolderRecord], first: int) -> int:
 def test_a_large_bulk_load_on_sqlite_stages_its_holders_and_merges_them_at_the_end(
     storage: SqlStorage,
 ) -> None:
-    licenses = storage.licenses
-    assert isinstance(licenses, SqlLicenses)
-    if storage.db.kind != "sqlite":
-        pytest.skip("SQLite only: PostgreSQL imports write holders in their batches")
+    licenses = _sqlite_licenses(storage)
     before = holder(1)
     storage.holders.upsert(before)
     again = HolderRecord(before.pseudonym, before.holder_type, before.holder_code, NOW + 99)
@@ -428,9 +439,7 @@ def test_a_large_bulk_load_on_sqlite_stages_its_holders_and_merges_them_at_the_e
     assert [storage.holders.get(h.pseudonym) for h in fresh] == fresh
     assert licenses.count() == 6
     assert sorted(r.serial for r in licenses.for_holder(fresh[1].pseudonym)) == ["H10", "H2"]
-    with storage.db.read() as conn:
-        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        assert conn.exec_driver_sql("SELECT count(*) FROM holders").scalar_one() == 5
+    assert _stored_holders(storage) == 5
 
 
 def test_outside_a_large_bulk_load_a_license_of_an_unknown_holder_is_still_refused(
@@ -454,10 +463,7 @@ def test_outside_a_large_bulk_load_a_license_of_an_unknown_holder_is_still_refus
 def test_holders_staged_by_a_killed_import_are_merged_by_the_next_one_even_a_small_one(
     storage: SqlStorage,
 ) -> None:
-    licenses = storage.licenses
-    assert isinstance(licenses, SqlLicenses)
-    if storage.db.kind != "sqlite":
-        pytest.skip("SQLite only")
+    licenses = _sqlite_licenses(storage)
     _die_mid_import(storage, first=1, count=3)
     assert _staged_table(storage)
     assert storage.holders.get(holder(3).pseudonym) == holder(3)  # found while staged
@@ -466,21 +472,14 @@ def test_holders_staged_by_a_killed_import_are_merged_by_the_next_one_even_a_sma
         assert not _staged_table(storage)
         assert _has_holder_index(storage)
         assert licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, [holder(4)], 3)) == 0
-    with storage.db.read() as conn:
-        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        assert conn.exec_driver_sql("SELECT count(*) FROM holders").scalar_one() == 4
+    assert _stored_holders(storage) == 4
 
 
 def test_imports_at_the_same_time_leave_the_merge_to_the_last_one_running(
     open_store: Opener,
 ) -> None:
     first, second, small = open_store(), open_store(), open_store()
-    if first.db.kind != "sqlite":
-        pytest.skip("SQLite only")
-    one, two = first.licenses, second.licenses
-    assert isinstance(one, SqlLicenses)
-    assert isinstance(two, SqlLicenses)
-    assert isinstance(small.licenses, SqlLicenses)
+    one, two = _sqlite_licenses(first), _sqlite_licenses(second)
     with one.bulk_load(1_000_000):
         with two.bulk_load(1_000_000):
             assert two.issue_bulk([ISSUER], lambda w: _bulk_of(w, [holder(1)], 0)) == 0
@@ -499,10 +498,7 @@ def test_imports_at_the_same_time_leave_the_merge_to_the_last_one_running(
 def test_a_holder_code_staged_under_a_second_pseudonym_is_refused_by_the_merge(
     storage: SqlStorage,
 ) -> None:
-    licenses = storage.licenses
-    assert isinstance(licenses, SqlLicenses)
-    if storage.db.kind != "sqlite":
-        pytest.skip("SQLite only")
+    licenses = _sqlite_licenses(storage)
     old = holder(1)
     storage.holders.upsert(old)
     changed_key = holder(2, code=old.holder_code)  # same person, another pseudonym
@@ -529,8 +525,7 @@ def test_a_holder_code_staged_under_a_second_pseudonym_is_refused_by_the_merge(
 def test_opening_the_database_puts_back_what_a_killed_import_left(
     storage: SqlStorage, open_store: Opener
 ) -> None:
-    if storage.db.kind != "sqlite":
-        pytest.skip("SQLite only")
+    _sqlite_licenses(storage)
     _die_mid_import(storage, first=1, count=3)
     assert _staged_table(storage)
     assert not _has_holder_index(storage)
@@ -540,18 +535,13 @@ def test_opening_the_database_puts_back_what_a_killed_import_left(
     assert [reopened.holders.get(holder(n).pseudonym) for n in (1, 2, 3)] == [
         holder(n) for n in (1, 2, 3)
     ]
-    with reopened.db.read() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM holders").scalar_one() == 3
-        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    assert _stored_holders(reopened) == 3
 
 
 def test_opening_the_database_while_an_import_runs_leaves_its_staging_alone(
     storage: SqlStorage, open_store: Opener
 ) -> None:
-    licenses = storage.licenses
-    assert isinstance(licenses, SqlLicenses)
-    if storage.db.kind != "sqlite":
-        pytest.skip("SQLite only")
+    licenses = _sqlite_licenses(storage)
     with licenses.bulk_load(1_000_000):
         assert licenses.issue_bulk([ISSUER], lambda w: _bulk_of(w, [holder(1)], 0)) == 0
         open_store()
