@@ -605,5 +605,6 @@ def test_a_license_issued_to_a_holder_an_import_has_staged_refers_to_a_stored_ho
     )
     assert rec.holder_pseudonym == pid
     with sqlite3.connect(home / "elicense.db") as db:
-        assert db.execute("SELECT count(*) FROM holders WHERE pseudonym = ?", (pid,)).fetchone()
+        stored = db.execute("SELECT count(*) FROM holders WHERE pseudonym = ?", (pid,))
+        assert stored.fetchone() == (1,)
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -873,7 +873,10 @@ def import_file(
     if options.batch_size < 1 or options.chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be positive")
     started = time.perf_counter()
-    platform = open_platform(home, passphrase=passphrase, now=now, database_url=database_url)
+    # An import puts back a killed import's leftovers itself (``bulk_load``).
+    platform = open_platform(
+        home, passphrase=passphrase, now=now, database_url=database_url, finish_imports=False
+    )
     try:
         face_keys = frozenset(f.key for t in platform.catalog for f in t.fields)
         reader = Source(

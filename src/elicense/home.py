@@ -268,9 +268,15 @@ def status_key(pseudonym_key: bytes) -> bytes:
 
 
 def open_platform(
-    home: Path, *, passphrase: bytes, now: int, database_url: str | None = None
+    home: Path,
+    *,
+    passphrase: bytes,
+    now: int,
+    database_url: str | None = None,
+    finish_imports: bool = True,
 ) -> Platform:
-    """Open the home's database (or ``database_url``) and load the platform on it."""
+    """Open the home's database (or ``database_url``) and load the platform on it
+    (``finish_imports``: see ``open_storage``)."""
     from elicense.storage import open_storage  # noqa: PLC0415 - the adapter layer, on demand
 
     cfg = HomeConfig.read(home)
@@ -279,6 +285,7 @@ def open_platform(
         database_url or cfg.database_url,
         status_key=status_key(secret),
         status_uri=cfg.status_base_url + "/{list_id}",
+        finish_imports=finish_imports,
     )
     return load_platform(
         home, passphrase=passphrase, storage=storage, now=now, pseudonym_key=secret

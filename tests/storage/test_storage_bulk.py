@@ -496,7 +496,7 @@ def test_imports_at_the_same_time_leave_the_merge_to_the_last_one_running(
 
 
 def test_a_holder_code_staged_under_a_second_pseudonym_is_refused_by_the_merge(
-    storage: SqlStorage,
+    storage: SqlStorage, open_store: Opener
 ) -> None:
     licenses = _sqlite_licenses(storage)
     old = holder(1)
@@ -520,6 +520,8 @@ def test_a_holder_code_staged_under_a_second_pseudonym_is_refused_by_the_merge(
 
     with pytest.raises(RuntimeError, match="the batch failed"):  # not masked by the merge's
         load_that_fails()
+    reopened = open_store()  # opening still works; the leftovers wait for an import
+    assert _staged_table(reopened)
 
 
 def test_opening_the_database_puts_back_what_a_killed_import_left(

@@ -16,8 +16,10 @@ same migrations, for tests and demos.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
+from elicense.errors import ElicenseError
 from elicense.ports import (
     AccessLog,
     Consents,
@@ -121,6 +123,7 @@ def open_storage(
     schema: str | None = None,
     pool_size: int = 5,
     max_overflow: int = 10,
+    finish_imports: bool = True,
 ) -> SqlStorage:
     """Open the database at ``url``.
 
@@ -129,10 +132,15 @@ def open_storage(
     with ``owner`` and ``list_id`` for every new list. ``schema`` (PostgreSQL only, also
     ``?schema=`` in the URL) selects a schema through ``search_path``. ``pool_size`` and
     ``max_overflow`` bound the connections this process holds (see docs/storage.md for
-    sizing several workers on one PostgreSQL). With ``check_schema`` (the default) a
-    SQLite database also gets back what a killed import left (its staged holders, the
-    holder index: ``SqlLicenses.finish_killed_import``); without it, opening touches
-    nothing.
+    sizing several workers on one PostgreSQL). With ``check_schema`` and
+    ``finish_imports`` (the defaults) a SQLite database also gets back what a killed
+    import left (its staged holders, the holder index:
+    ``SqlLicenses.finish_killed_import``), as far as it can: if that fails, opening
+    goes on and the leftovers stay (slow, never wrong) for the next import, which
+    meets the failure itself. An import opens with ``finish_imports=False``: it puts
+    them back itself, a small one at its start and a large one at its end, without
+    rebuilding the index it would drop again. Without ``check_schema`` opening
+    touches nothing.
     """
     if not status_key:
         raise ValueError("status_key must not be empty")
@@ -148,8 +156,9 @@ def open_storage(
                 check(conn, target.schema)
         storage = SqlStorage(db, settings)
         licenses = storage.licenses
-        if check_schema and isinstance(licenses, SqlLicenses):  # what a killed import left
-            licenses.finish_killed_import()
+        if check_schema and finish_imports and isinstance(licenses, SqlLicenses):
+            with suppress(ElicenseError):  # best effort: see above
+                licenses.finish_killed_import()
     except BaseException:
         db.close()
         raise

@@ -596,7 +596,10 @@ def _import_lock(path: str, *, exclusive: bool) -> Iterator[bool]:
     """``flock`` on ``path`` for the block: shared (waits for an exclusive holder), or
     exclusive without waiting (yields whether it got it). The kernel releases it when the
     process ends, however it ends."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        raise ElicenseError("storage.unavailable", details={"reason": "import lock"}) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)

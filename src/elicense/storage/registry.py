@@ -59,15 +59,10 @@ class SqlHolders:
             holder_code=holder.holder_code,
             created_at=holder.created_at,
         )
-        # created_at keeps the first sighting; the code cannot differ for one pseudonym
-        # unless the pseudonym key changed, which the UNIQUE(holder_code) then reports.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[holders.c.pseudonym],
-            set_={
-                "holder_type": stmt.excluded.holder_type,
-                "holder_code": stmt.excluded.holder_code,
-            },
-        )
+        # A stored holder keeps its row (its first sighting), unwritten: one pseudonym
+        # is one (type, code), the keyed hash of them. A code under another pseudonym
+        # (the pseudonym key changed) is refused by UNIQUE(holder_code).
+        stmt = stmt.on_conflict_do_nothing(index_elements=[holders.c.pseudonym])
         with self._db.write(single=True) as conn:
             conn.execute(stmt)
 
