@@ -77,7 +77,8 @@ class SqlStorage:
         self.holders: Holders = SqlHolders(db)
         self.issuers: Issuers = SqlIssuers(db)
         self.keys: Keys = SqlKeys(db)
-        self.licenses: Licenses = SqlLicenses(db, settings)
+        self._licenses = SqlLicenses(db, settings)
+        self.licenses: Licenses = self._licenses
         self.status_lists: StatusLists = SqlStatusLists(db)
         self.relying_parties: RelyingParties = SqlRelyingParties(db)
         self.credentials: Credentials = SqlCredentials(db)
@@ -85,6 +86,10 @@ class SqlStorage:
         self._replay = SqlReplayStore(db)
         self.replay: ReplayStore = self._replay
         self.access_log: AccessLog = SqlAccessLog(db, self._replay)
+
+    def finish_killed_import(self) -> None:
+        """Put back what a killed SQLite import left (``SqlLicenses.finish_killed_import``)."""
+        self._licenses.finish_killed_import()
 
     def purge_replay(self, now: int) -> int:
         """Delete replay entries that can no longer replay (``consume`` also does this
@@ -155,10 +160,9 @@ def open_storage(
             with db.read() as conn:
                 check(conn, target.schema)
         storage = SqlStorage(db, settings)
-        licenses = storage.licenses
-        if check_schema and finish_imports and isinstance(licenses, SqlLicenses):
+        if check_schema and finish_imports:
             with suppress(ElicenseError):  # best effort: see above
-                licenses.finish_killed_import()
+                storage.finish_killed_import()
     except BaseException:
         db.close()
         raise

@@ -329,17 +329,15 @@ class SqlLicenses:
         if self._db.kind != "sqlite" or self._db.target.memory:
             yield False
             return
-        index = _holder_index()
-        lock = str(self._db.target.url.database) + ".import-lock"
         large = expected_rows >= _BULK_INDEX_MIN_ROWS and expected_rows >= self.count()
         if not large:
-            self._put_back(lock, index)  # a killed large import's, before holders are written
+            self.finish_killed_import()  # before this import writes holders
             yield False
             return
         try:
-            with _import_lock(lock, exclusive=False):
+            with _import_lock(self._lock_path(), exclusive=False):
                 with self._db.write() as conn:
-                    conn.execute(DropIndex(index, if_exists=True))
+                    conn.execute(DropIndex(_HOLDER_INDEX, if_exists=True))
                     conn.exec_driver_sql(_CREATE_STAGED)
                 self._staging = True
                 try:
@@ -350,30 +348,33 @@ class SqlLicenses:
             # The import's own failure is what its caller must see; putting back is
             # tried anyway, and a failure of it is met again by the next import.
             with suppress(Exception):
-                self._put_back(lock, index)
+                self._put_back()
             raise
-        self._put_back(lock, index)
+        self._put_back()
 
     def finish_killed_import(self) -> None:
         """SQLite: if an import left its holders staged or the holder index dropped and
         no import is running (``bulk_load``), put both back now. Called when a storage
         is opened, so a killed import's leftovers do not wait for the next import (a
-        staged holder costs every lookup of a holder not yet in ``holders`` a scan)."""
+        staged holder costs every lookup of a holder not yet in ``holders`` a scan), and
+        by a small import before it writes. Nothing is written when nothing was left."""
         if self._db.kind != "sqlite" or self._db.target.memory:
             return
-        index = _holder_index()
         with self._db.read() as conn:
             names = set(conn.exec_driver_sql(_LEFTOVERS).scalars())
         if "licenses" not in names:  # not migrated yet: nothing was imported
             return
-        if names != {"licenses", index.name}:  # the index missing, or holders staged
-            self._put_back(str(self._db.target.url.database) + ".import-lock", index)
+        if names != {"licenses", _HOLDER_INDEX.name}:  # the index missing, or holders staged
+            self._put_back()
 
-    def _put_back(self, lock: str, index: Index) -> None:
+    def _lock_path(self) -> str:
+        return str(self._db.target.url.database) + ".import-lock"
+
+    def _put_back(self) -> None:
         """Merge the staged holders into ``holders`` in one transaction, in pseudonym
         order (a holder stored before keeps its row, as in a batch), and rebuild the
         holder index — unless another import is running (``bulk_load``)."""
-        with _import_lock(lock, exclusive=True) as alone:
+        with _import_lock(self._lock_path(), exclusive=True) as alone:
             if not alone:
                 return
             try:
@@ -386,7 +387,7 @@ class SqlLicenses:
                         conn.exec_driver_sql(f"DROP TABLE {STAGED_HOLDERS}")
             finally:
                 with self._db.write() as conn:
-                    conn.execute(CreateIndex(index, if_not_exists=True))
+                    conn.execute(CreateIndex(_HOLDER_INDEX, if_not_exists=True))
 
     def numbers_present(self, numbers: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Grouped by (issuer, type): each lookup is a range of the
@@ -619,6 +620,9 @@ def _holder_index() -> Index:
     raise LookupError("the licenses table has no holder index")  # pragma: no cover
 
 
+_HOLDER_INDEX = _holder_index()
+
+
 _SQLITE_PRESENT = (
     "SELECT serial FROM licenses WHERE issuer_id = ? AND type_code = ? AND serial IN ({marks})"
 )
@@ -766,7 +770,7 @@ _MERGE_STAGED = (
 _NUMBER_CONFLICT = " ON CONFLICT (issuer_id, type_code, serial) DO NOTHING"
 _LEFTOVERS = (
     "SELECT name FROM sqlite_master WHERE name IN "  # noqa: S608 - constants
-    f"('licenses', '{STAGED_HOLDERS}', 'ix_licenses_holder_pseudonym')"
+    f"('licenses', '{STAGED_HOLDERS}', '{_HOLDER_INDEX.name}')"
 )
 _STAGE_HOLDERS = f"INSERT INTO {STAGED_HOLDERS} ({_STAGED_COLUMNS}) VALUES (?, ?, ?, ?)"  # noqa: S608 - constants
 _ENTRIES_TAKEN = (

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Row, select, true, update
 
 from elicense.errors import ElicenseError
 from elicense.records import (
@@ -67,40 +67,31 @@ class SqlHolders:
             conn.execute(stmt)
 
     def get(self, pseudonym: str) -> HolderRecord | None:
-        with self._db.read() as conn:
-            row = conn.execute(select(holders).where(holders.c.pseudonym == pseudonym)).first()
-            if row is None and self._db.kind == "sqlite":
-                row = _staged(conn, pseudonym)
-        if row is None:
-            return None
-        return HolderRecord(row.pseudonym, row.holder_type, row.holder_code, row.created_at)
+        return self._first(holders.c.pseudonym == pseudonym, _STAGED_HOLDER, (pseudonym,))
 
     def one(self) -> HolderRecord | None:
+        return self._first(true(), _ANY_STAGED, ())
+
+    def _first(self, where: Any, staged: str, params: tuple[str, ...]) -> HolderRecord | None:
+        """The first holder ``where`` picks in ``holders`` or, on SQLite, else among those
+        a large import has met but not merged yet (``STAGED_HOLDERS``, ``staged``): a
+        scan of the staging table, only when ``holders`` has none and one is staged."""
         with self._db.read() as conn:
-            row = conn.execute(select(holders).limit(1)).first()
-            if row is None and self._db.kind == "sqlite":
-                exists = conn.exec_driver_sql(STAGED_EXISTS).first() is not None
-                row = conn.exec_driver_sql(_ANY_STAGED).first() if exists else None
+            row = conn.execute(select(holders).where(where).limit(1)).first()
+            if (
+                row is None
+                and self._db.kind == "sqlite"
+                and conn.exec_driver_sql(STAGED_EXISTS).first() is not None
+            ):
+                row = conn.exec_driver_sql(staged, params).first()
         if row is None:
             return None
         return HolderRecord(row.pseudonym, row.holder_type, row.holder_code, row.created_at)
 
 
-def _staged(conn: Connection, pseudonym: str) -> Any:
-    """A holder a large import has met but not merged yet (``STAGED_HOLDERS``): a scan
-    of the staging table, only for a holder not in ``holders`` while one is staged."""
-    if conn.exec_driver_sql(STAGED_EXISTS).first() is None:
-        return None
-    return conn.exec_driver_sql(_STAGED_HOLDER, (pseudonym,)).first()
-
-
-_ANY_STAGED = (
-    f"SELECT pseudonym, holder_type, holder_code, created_at FROM {STAGED_HOLDERS} LIMIT 1"  # noqa: S608 - a constant
-)
-_STAGED_HOLDER = (
-    "SELECT pseudonym, holder_type, holder_code, created_at "  # noqa: S608 - a constant
-    f"FROM {STAGED_HOLDERS} WHERE pseudonym = ? LIMIT 1"
-)
+_STAGED_SELECT = f"SELECT pseudonym, holder_type, holder_code, created_at FROM {STAGED_HOLDERS}"  # noqa: S608 - a constant
+_ANY_STAGED = _STAGED_SELECT + " LIMIT 1"
+_STAGED_HOLDER = _STAGED_SELECT + " WHERE pseudonym = ? LIMIT 1"
 
 
 class SqlIssuers:
