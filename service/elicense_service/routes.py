@@ -15,7 +15,8 @@ from starlette.types import Receive, Scope, Send
 from elicense import qr
 from elicense.claims import local_date
 from elicense.errors import ElicenseError
-from elicense.records import ConsentRecord, LicenseRecord
+from elicense.platform import ScanToSettle
+from elicense.records import AccessRecord, ConsentRecord, LicenseRecord
 from elicense.statuslist import Action, Status
 from elicense_service import problems
 from elicense_service.auth import (
@@ -83,7 +84,12 @@ async def verify(request: Request) -> Response:
     request_id: str = request.state.request_id
     content_type = request.headers.get("content-type")
     if rt.verify_threads == 0:  # on the event loop itself (see Settings.verify_threads)
-        return _verify(rt, presented, body, content_type, request_id)
+        req, scan = _begin_verify(rt, presented, body, content_type, request_id)
+        try:
+            stored: AccessRecord | None = await rt.settler().settle(scan.settlement, scan.now)
+        except Exception:  # an ElicenseError from storage too: the audit is what failed
+            stored = None
+        return _end_verify(rt, req, scan, stored)
     return await anyio.to_thread.run_sync(
         _verify, rt, presented, body, content_type, request_id, limiter=rt.verify_limiter()
     )
@@ -136,11 +142,24 @@ def _is_json(content_type: str) -> bool:
 def _verify(
     rt: Runtime, presented: str, body: bytes, content_type: str | None, request_id: str
 ) -> Response:
+    """The scan as one blocking call (on a verify thread)."""
+    req, scan = _begin_verify(rt, presented, body, content_type, request_id)
+    try:
+        stored: AccessRecord | None = rt.platform.storage.access_log.settle(
+            scan.settlement, scan.now
+        )
+    except Exception:  # an ElicenseError from storage too: the audit is what failed
+        stored = None
+    return _end_verify(rt, req, scan, stored)
+
+
+def _begin_verify(
+    rt: Runtime, presented: str, body: bytes, content_type: str | None, request_id: str
+) -> tuple[VerifyRequest, ScanToSettle]:
     rp = authenticate_rp(rt, presented)
     req = _verify_request(body, content_type)
-    p = rt.platform
     try:
-        out = p.verify_scan(
+        scan = rt.platform.begin_verify(
             req.text,
             rp_id=rp,
             scenario_id=req.scenario,
@@ -149,12 +168,19 @@ def _verify(
             rand=rt.rand,
         )
     except ElicenseError as exc:
-        seq = exc.details.pop("record_seq", None)  # internal: not for the client
-        if isinstance(seq, int):
-            rt.after_record(seq)  # refusals are records too: they count toward sealing
-        # A label is a known scenario id, never client text (bounded, no personal data).
-        scenario = req.scenario if req.scenario in p.scenarios else "unknown"
-        rt.metrics.verifications.labels(scenario, "refused", exc.code).inc()
+        _count_refusal(rt, req, exc)
+        raise
+    return req, scan
+
+
+def _end_verify(
+    rt: Runtime, req: VerifyRequest, scan: ScanToSettle, stored: AccessRecord | None
+) -> Response:
+    p = rt.platform
+    try:
+        out = p.end_verify(scan, stored)
+    except ElicenseError as exc:
+        _count_refusal(rt, req, exc)
         raise
     rt.after_record(out.seq)
     rt.metrics.verifications.labels(out.scenario, "accepted", "").inc()
@@ -176,6 +202,15 @@ def _verify(
         ],
     )
     return Response(answer.model_dump_json(), media_type="application/json")
+
+
+def _count_refusal(rt: Runtime, req: VerifyRequest, exc: ElicenseError) -> None:
+    seq = exc.details.pop("record_seq", None)  # internal: not for the client
+    if isinstance(seq, int):
+        rt.after_record(seq)  # refusals are records too: they count toward sealing
+    # A label is a known scenario id, never client text (bounded, no personal data).
+    scenario = req.scenario if req.scenario in rt.platform.scenarios else "unknown"
+    rt.metrics.verifications.labels(scenario, "refused", exc.code).inc()
 
 
 def _qr(text: str) -> QrOut:

@@ -18,6 +18,7 @@ from elicense.errors import ElicenseError
 from elicense.platform import Platform
 from elicense.records import CredentialRecord
 from elicense.ttlcache import TtlCache
+from elicense_service.settler import Settler
 
 log = logging.getLogger("elicense.service")
 
@@ -91,6 +92,17 @@ class Runtime:
     _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = field(
         default_factory=weakref.WeakKeyDictionary
     )
+    _settlers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Settler] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def settler(self) -> Settler:
+        """The running event loop's settler (``elicense_service.settler``)."""
+        loop = asyncio.get_running_loop()
+        settler = self._settlers.get(loop)
+        if settler is None:
+            settler = self._settlers[loop] = Settler(self.platform.storage.access_log, loop)
+        return settler
 
     def verify_limiter(self) -> anyio.CapacityLimiter:
         """The verify threads' limiter of the running event loop (one per loop: a test

@@ -291,13 +291,33 @@ class Platform:
     ) -> VerifyOutcome:
         """Verify a scanned code for a relying party's scenario; record, then return.
 
-        Everything that only reads comes first: the relying party, the code's signature,
-        the legal basis and the holder's licenses. Then one write settles the scan
-        (``_settle``): the code's single use, a grant's use and the access record commit
-        together, so a scan costs one write transaction and a code is never spent without
-        its record. Refusals keep the order they always had: a replayed code is refused as
-        replayed whatever else is wrong with it, then the basis, then the grant's budget,
-        then the licenses."""
+        ``begin_verify``, the settlement committed (``AccessLog.settle``), then
+        ``end_verify``: the one blocking call for callers that have nothing else to do
+        while the settlement commits. A caller that has (the service's event loop) makes
+        the same three steps with the commit in between sent and awaited
+        (``AccessLog.settle_soon``)."""
+        scan = self.begin_verify(
+            text, rp_id=rp_id, scenario_id=scenario_id, now=now, request_id=request_id,
+            rand=rand,
+        )  # fmt: skip
+        try:
+            stored: AccessRecord | None = self.storage.access_log.settle(scan.settlement, now)
+        except Exception:  # an ElicenseError from storage too: the audit is what failed
+            stored = None
+        return self.end_verify(scan, stored)
+
+    def begin_verify(
+        self, text: str, *, rp_id: str, scenario_id: str, now: int, request_id: str, rand: Rand
+    ) -> ScanToSettle:
+        """Everything of a scan that only reads: the relying party, the code's signature,
+        the legal basis and the holder's licenses; then what one write must settle
+        (``ScanToSettle.settlement``): the code's single use, a grant's use and the access
+        record commit together, so a scan costs one write transaction and a code is never
+        spent without its record. Refusals found before the code is authentic are
+        recorded and raised here; the rest wait for the settlement, because a replayed
+        code is refused as replayed whatever else is wrong with it, then the basis, then
+        the grant's budget, then the licenses. No personal data leaves before
+        ``end_verify``, which needs the committed record."""
         record_id = rand(16).hex()
         ahead: Pending[Sequence[LicenseRecord]] | None = None
         try:
@@ -332,11 +352,39 @@ class Platform:
                 disclosed = [_narrow(d, basis.fields) for d in disclosed]
         except ElicenseError as exc:
             pending = exc  # named only after the code is spent (a replay outranks it)
-        outcome = _Scan(record_id, now, rp_id, scenario_id, holder, request_id, basis, disclosed)
-        stored = self._settle(outcome, code, pending)
-        assert basis is not None  # noqa: S101 - _settle raises for every refusal
+        scan = _Scan(record_id, now, rp_id, scenario_id, holder, request_id, basis, disclosed)
+        return ScanToSettle(scan, scenario.id, pending, self._settlement(scan, code, pending))
+
+    def end_verify(self, scan: ScanToSettle, stored: AccessRecord | None) -> VerifyOutcome:
+        """The scan's outcome once its settlement is committed: ``stored`` is the record
+        ``AccessLog.settle`` returned for ``scan.settlement``, or None if it failed. Then
+        nothing is recorded, the code is not spent, and nothing leaves
+        (``audit.unavailable``: fail closed). Otherwise returns the accepted scan's
+        data, or raises the refusal, which is on the record too.
+
+        Refusals keep their order: a replayed code outranks everything; then a pending
+        refusal without a basis (no grant is touched); then a grant without a use left;
+        then a pending license refusal (the grant's use is spent with it)."""
+        if stored is None:
+            raise ElicenseError("audit.unavailable")
+        pending = scan.pending
+        if stored.decision != "accepted":
+            assert stored.code is not None  # noqa: S101 - every refusal record has its code
+            if pending is not None and stored.code == pending.code:
+                refusal = pending
+            else:
+                refusal = ElicenseError(stored.code)
+            _on_record(refusal, stored)
+            raise refusal
+        basis = scan.scan.basis
+        assert basis is not None  # noqa: S101 - an accepted settlement had its basis
         return VerifyOutcome(
-            record_id, scenario.id, tuple(disclosed), basis.kind, basis.consent_id, stored.seq
+            scan.scan.record_id,
+            scan.scenario,
+            tuple(scan.scan.disclosed),
+            basis.kind,
+            basis.consent_id,
+            stored.seq,
         )
 
     def _read_ahead(
@@ -350,17 +398,11 @@ class Platform:
         except ElicenseError:
             return None
 
-    def _settle(
+    def _settlement(
         self, scan: _Scan, code: VerifiedCode, pending: ElicenseError | None
-    ) -> AccessRecord:
-        """Spend the code (and a grant's use) and write the record, in one transaction
-        (``AccessLog.settle``). Returns the accepted record or raises the refusal, which
-        is on the record too. If the transaction cannot commit, nothing is recorded, the
-        code is not spent, and nothing leaves (``audit.unavailable``: fail closed).
-
-        Refusals keep their order: a replayed code outranks everything; then a pending
-        refusal without a basis (no grant is touched); then a grant without a use left;
-        then a pending license refusal (the grant's use is spent with it)."""
+    ) -> Settlement:
+        """The one write that settles a scan (``AccessLog.settle``): spend the code (and a
+        grant's use) and write the record for the outcome the write finds."""
         namespace, value, until = replay_key(code.platform, code.jti, code.expires_at)
         basis = scan.basis
         if pending is not None:
@@ -376,7 +418,7 @@ class Platform:
                 basis.consent_id,
                 scan.rid,
             )
-        settlement = Settlement(
+        return Settlement(
             namespace,
             value,
             until,
@@ -385,19 +427,6 @@ class Platform:
             self._refusal(scan, "code.replayed"),
             self._refusal(scan, "consent.exhausted"),
         )
-        try:
-            stored = self.storage.access_log.settle(settlement, scan.now)
-        except Exception:  # an ElicenseError from storage too: the audit is what failed
-            raise ElicenseError("audit.unavailable") from None
-        if stored.decision == "accepted":
-            return stored
-        assert stored.code is not None  # noqa: S101 - every refusal record has its code
-        if pending is not None and stored.code == pending.code:
-            refusal = pending
-        else:
-            refusal = ElicenseError(stored.code)
-        _on_record(refusal, stored)
-        raise refusal
 
     @staticmethod
     def _refusal(scan: _Scan, code: str) -> AccessRecord:
@@ -573,6 +602,24 @@ class _Scan:
     def head(self) -> tuple[str, int, str, str, str]:
         """The first fields of this scan's access record."""
         return (self.record_id, self.now, self.rp_id, self.scenario_id, self.holder)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanToSettle:
+    """A scan read and decided (``Platform.begin_verify``), waiting for its settlement to
+    commit (``Platform.end_verify``). Holds the disclosed data: nothing of it leaves
+    before the record is committed."""
+
+    scan: _Scan
+    scenario: str
+    pending: ElicenseError | None
+    """A refusal found before the settlement, named only once the code is spent."""
+    settlement: Settlement
+
+    @property
+    def now(self) -> int:
+        """The scan's time, which the settlement is committed at."""
+        return self.scan.now
 
 
 def _narrow(d: DisclosedLicense, allowed: frozenset[str]) -> DisclosedLicense:

@@ -114,6 +114,16 @@ class Pending(Protocol[_T_co]):
     def discard(self) -> None: ...
 
 
+class SettleInFlight(Pending[list[AccessRecord]], Protocol):
+    """Settlements on their way (``AccessLog.settle_soon``), for an event loop to wait
+    on: ``fileno`` is the socket to watch, ``ready`` says without blocking whether
+    ``result`` would still wait. ``result`` is the stored records, in the order sent, or
+    raises as ``settle`` does (then none was stored)."""
+
+    def fileno(self) -> int: ...
+    def ready(self) -> bool: ...
+
+
 class Licenses(Protocol):
     def issue(self, owner_id: str, build: NewLicense) -> LicenseRecord:
         """Allocate the next status entry of the owner's open list (creating a list when
@@ -236,6 +246,15 @@ class AccessLog(Protocol):
         (``record``, ``replayed`` or ``exhausted``, which differ only in what the outcome
         decides) as ``append`` does. All of it commits, or none of it (raises; callers
         fail closed). Returns the record as stored."""
+        ...
+
+    def settle_soon(self, settlements: Sequence[tuple[Settlement, int]]) -> SettleInFlight | None:
+        """``settle`` for each (settlement, now), all in one transaction (all commit, with
+        one flush of the database's log, or none does), sent now and collected later,
+        where the storage can (a database server); None where it cannot (call
+        ``settle``). One batch at a time per thread: the next one drops one never
+        collected (which may still commit: its codes are then spent and their records
+        written, and nothing is returned)."""
         ...
 
     def records(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AccessRecord]: ...

@@ -29,9 +29,10 @@ from sqlalchemy import Row, func, select
 from elicense import audit
 from elicense.errors import ElicenseError
 from elicense.identifiers.license_id import ROOT_OID
+from elicense.ports import SettleInFlight
 from elicense.records import AccessRecord, Checkpoint, Page, Settlement
 from elicense.storage import consents, replay
-from elicense.storage.db import Database, DriverConnection, as_bytes
+from elicense.storage.db import Database, DriverConnection, SentCalls, as_bytes
 from elicense.storage.schema import access_head, access_records, checkpoints
 
 
@@ -149,6 +150,68 @@ def _row(placed: AccessRecord) -> dict[str, Any]:
     }
 
 
+def _settle_call(
+    s: Settlement, now: int
+) -> tuple[dict[str, str | int | None], tuple[AccessRecord, ...]]:
+    """``elicense_settle_json``'s parameters for a settlement, and its three candidates."""
+    variants = (s.record, s.replayed, s.exhausted)
+    head = s.record
+    for v in variants:
+        if (v.id, v.at, v.rp_id, v.scenario_id, v.holder_pseudonym, v.request_id) != (
+            head.id, head.at, head.rp_id, head.scenario_id, head.holder_pseudonym,
+            head.request_id,
+        ):  # fmt: skip
+            raise ValueError("a settlement's records differ only in their outcome")
+    params: dict[str, str | int | None] = {
+        "now": now,
+        "namespace": s.replay_namespace,
+        "value": s.replay_value,
+        "expires_at": s.replay_expires_at,
+        "consent_id": s.consent_id,
+        "id": head.id,
+        "at": head.at,
+        "rp_id": head.rp_id,
+        "scenario_id": head.scenario_id,
+        "holder": head.holder_pseudonym,
+        "request_id": head.request_id,
+        # One JSON text: the three candidates (see migration 0004).
+        "variants": "[" + ", ".join(map(_candidate, variants)) + "]",
+    }
+    return params, variants
+
+
+def _settled(rows: list[tuple[Any, ...]], variants: tuple[AccessRecord, ...]) -> AccessRecord:
+    """The record ``elicense_settle_json`` placed, from its one row."""
+    if len(rows) != 1:
+        raise ElicenseError("audit.unavailable", details={"reason": "no settlement"})
+    outcome, seq, prev, digest = rows[0]
+    return audit.placed(variants[outcome], int(seq), bytes(prev), bytes(digest))
+
+
+class _SentSettle:
+    """``SqlAccessLog.settle_soon``'s calls on their way."""
+
+    __slots__ = ("_sent", "_variants")
+
+    def __init__(self, sent: SentCalls, variants: list[tuple[AccessRecord, ...]]) -> None:
+        self._sent, self._variants = sent, variants
+
+    def fileno(self) -> int:
+        return self._sent.fileno()
+
+    def ready(self) -> bool:
+        return self._sent.ready()
+
+    def result(self) -> list[AccessRecord]:
+        each = self._sent.rows_each()
+        if len(each) != len(self._variants):
+            raise ElicenseError("audit.unavailable", details={"reason": "no settlement"})
+        return [_settled(rows, v) for rows, v in zip(each, self._variants, strict=True)]
+
+    def discard(self) -> None:
+        self._sent.discard()
+
+
 class SqlAccessLog:
     def __init__(self, db: Database, replay_store: replay.SqlReplayStore | None = None) -> None:
         self._db = db
@@ -199,34 +262,21 @@ class SqlAccessLog:
 
     def _settle_in_one_call(self, s: Settlement, now: int) -> AccessRecord:
         """PostgreSQL: ``elicense_settle_json`` picks one of the three records and places it."""
-        variants = (s.record, s.replayed, s.exhausted)
-        head = s.record
-        for v in variants:
-            if (v.id, v.at, v.rp_id, v.scenario_id, v.holder_pseudonym, v.request_id) != (
-                head.id, head.at, head.rp_id, head.scenario_id, head.holder_pseudonym,
-                head.request_id,
-            ):  # fmt: skip
-                raise ValueError("a settlement's records differ only in their outcome")
-        params: dict[str, str | int | None] = {
-            "now": now,
-            "namespace": s.replay_namespace,
-            "value": s.replay_value,
-            "expires_at": s.replay_expires_at,
-            "consent_id": s.consent_id,
-            "id": head.id,
-            "at": head.at,
-            "rp_id": head.rp_id,
-            "scenario_id": head.scenario_id,
-            "holder": head.holder_pseudonym,
-            "request_id": head.request_id,
-            # One JSON text: the three candidates (see migration 0004).
-            "variants": "[" + ", ".join(map(_candidate, variants)) + "]",
-        }
+        params, variants = _settle_call(s, now)
         rows = self._db.call(_SETTLE_PG, params, _SETTLED, unavailable="audit.unavailable")
-        if len(rows) != 1:
-            raise ElicenseError("audit.unavailable", details={"reason": "no settlement"})
-        outcome, seq, prev, digest = rows[0]
-        return audit.placed(variants[outcome], int(seq), bytes(prev), bytes(digest))
+        return _settled(rows, variants)
+
+    def settle_soon(self, settlements: Sequence[tuple[Settlement, int]]) -> SettleInFlight | None:
+        """``settle`` for each (settlement, now), together in one transaction, sent now
+        (``Database.send_calls``); None where it cannot be sent ahead (SQLite: a local
+        transaction has no wait to overlap)."""
+        if self._db.kind != "postgresql":
+            return None
+        calls = [_settle_call(s, now) for s, now in settlements]
+        sent = self._db.send_calls(
+            _SETTLE_PG, [p for p, _ in calls], _SETTLED, unavailable="audit.unavailable"
+        )
+        return None if sent is None else _SentSettle(sent, [v for _, v in calls])
 
     def records(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AccessRecord]:
         stmt = (

@@ -510,7 +510,7 @@ class Database:
         so a caller that forgets costs a wait, never a wrong answer."""
         if self.kind != "postgresql" or self._active.get() is not None:
             return _LaterRead(self, self.sql(text), params)
-        return self._send(text, params, kinds, "storage.unavailable")
+        return self._send(text, (params,), kinds, "storage.unavailable")
 
     def call(
         self,
@@ -538,24 +538,53 @@ class Database:
         if self.kind != "postgresql" or self._active.get() is not None:
             with self.driver(write=True, single=True, unavailable=unavailable) as conn:
                 return [tuple(r) for r in conn.execute(self.sql(text), params).fetchall()]
-        return self._send(text, params, kinds, unavailable).rows()
+        return self._send(text, (params,), kinds, unavailable).rows()
+
+    def send_calls(
+        self,
+        text: str,
+        params: Sequence[Mapping[str, str | int | None]],
+        kinds: Sequence[Callable[[bytes], Any]],
+        *,
+        unavailable: str = "storage.unavailable",
+    ) -> SentCalls | None:
+        """``call`` once for each of ``params``, all in one transaction, sent now and
+        collected later, for a caller with other work to do while they run and commit (an
+        event loop; ``SentCalls``). All commit together, with one flush of the log, or
+        none does (any failure, the commit's included, is ``unavailable`` for all).
+
+        They go out in one libpq pipeline (the statements between its sync points run as
+        one implicit transaction) on a second connection of this thread's own, its *call*
+        connection, so that the reads the caller runs meanwhile (``send_read``,
+        ``driver``) need not wait for them. One batch at a time on it: the next one drops
+        a batch never collected. None where nothing can be sent ahead (SQLite, or inside
+        a transaction on this thread): use ``call``."""
+        if self.kind != "postgresql" or self._active.get() is not None:
+            return None
+        if not params:
+            raise ValueError("no calls to send")
+        return self._send(text, params, kinds, unavailable, slot="call", together=True)
 
     def _send(
         self,
         text: str,
-        params: Mapping[str, str | int | None],
+        params: Sequence[Mapping[str, str | int | None]],
         kinds: Sequence[Callable[[bytes], Any]],
         unavailable: str,
+        slot: str = "own",
+        together: bool = False,
     ) -> _SentRead:
-        """``text`` sent, prepared, on this thread's own PostgreSQL connection."""
+        """``text`` sent, prepared, once for each of ``params``, on this thread's own
+        PostgreSQL connection (``slot``: its main one, or its call connection); in one
+        pipeline, as one transaction, if ``together``."""
         sql, names = _dollar(text)
         try:
-            values = [_param(params[n]) for n in names]
+            values = [[_param(p[n]) for n in names] for p in params]
         except ValueError as exc:
             raise ElicenseError(unavailable, details={"reason": str(exc)}) from None
         own: _Own | None = None
         try:
-            own = self._own_connection()
+            own = self._own_connection(slot)
             _drain(own)
             pg = own.raw.pgconn
             name = own.prepared.get(sql)
@@ -565,22 +594,28 @@ class Database:
                 if res.status != psycopg.pq.ExecStatus.COMMAND_OK:
                     raise _result_failure(res, unavailable)
                 own.prepared[sql] = name
-            pg.send_query_prepared(name, values)
+            if together:
+                pg.enter_pipeline_mode()
+                for v in values:
+                    pg.send_query_prepared(name, v)
+                pg.pipeline_sync()
+            else:
+                pg.send_query_prepared(name, values[0])
             while pg.flush():
                 _wait(pg.socket, select.POLLOUT)
         except _FAILURES as exc:
-            if own is not None and own.cut:
+            if own is not None and (own.cut or together):
                 self._unpin(own)  # the next statement gets a new connection
             raise _failure(exc, unavailable) from None
-        sent = _SentRead(self, own, tuple(kinds), unavailable)
+        sent = _SentRead(self, own, tuple(kinds), unavailable, len(values) if together else 0)
         own.pending = sent
         return sent
 
-    def _own_connection(self) -> _Own:
-        """This thread's autocommit connection (``_detached``). It lives as long as the
-        thread (a thread pool retires idle threads: anyio's after 10 s) or until
-        ``close``."""
-        own: _Own | None = getattr(self._pinned, "own", None)
+    def _own_connection(self, slot: str = "own") -> _Own:
+        """This thread's autocommit connection (``_detached``; ``slot``: its main one, or
+        its call connection, see ``send_call``). It lives as long as the thread (a thread
+        pool retires idle threads: anyio's after 10 s) or until ``close``."""
+        own: _Own | None = getattr(self._pinned, slot, None)
         if own is not None and time.monotonic() - own.idle_since >= PING_AFTER_IDLE_S:
             try:
                 self.engine.dialect.do_ping(own.raw)
@@ -590,13 +625,15 @@ class Database:
         if own is None or own.raw.closed or own.raw.broken:
             raw = _detached(self.engine)
             raw.autocommit = True
-            own = self._pinned.own = _Own(raw)
+            own = _Own(raw, slot)
+            setattr(self._pinned, slot, own)
             with self._pinned_lock:
                 self._all_pinned.add(own)
         return own
 
     def _unpin(self, own: _Own) -> None:
-        self._pinned.own = None
+        if getattr(self._pinned, own.slot, None) is own:
+            setattr(self._pinned, own.slot, None)
         with self._pinned_lock:
             self._all_pinned.discard(own)
         own.close()
@@ -650,6 +687,29 @@ class SentRead(Protocol):
         ...
 
 
+class SentCalls(Protocol):
+    """Calls started together by ``Database.send_calls``: their connection's socket, to
+    wait on without blocking (an event loop's reader), and ``ready`` to ask, without
+    blocking, whether ``rows_each`` would still wait."""
+
+    def fileno(self) -> int: ...
+
+    def ready(self) -> bool:
+        """Read what the server has sent so far; True once ``rows_each`` will not wait
+        (a failed connection is ready too: ``rows_each`` raises)."""
+        ...
+
+    def rows_each(self) -> list[list[tuple[Any, ...]]]:
+        """Each call's rows, in the order sent, once all have committed (converted as
+        ``kinds`` says); raises ``unavailable`` if any failed (then none committed)."""
+        ...
+
+    def discard(self) -> None:
+        """Not wanted after all: drop the answers (waiting for the server to finish; the
+        calls may have committed)."""
+        ...
+
+
 class _LaterRead:
     """``send_read`` where nothing can be sent ahead: the read runs when collected."""
 
@@ -667,12 +727,14 @@ class _LaterRead:
 
 
 class _SentRead:
-    """A read on its way on a thread's own PostgreSQL connection, in libpq's
-    asynchronous interface (psycopg's ``pq`` module): sent with ``PQsendQueryPrepared``,
-    collected with ``PQconsumeInput``/``PQgetResult``, the way psycopg runs its own
-    statements, only split in two."""
+    """Statements on their way on a thread's own PostgreSQL connection, in libpq's
+    asynchronous interface (psycopg's ``pq`` module): sent with ``PQsendQueryPrepared``
+    (``batch`` of them in one pipeline, or one alone: ``batch`` 0), collected with
+    ``PQconsumeInput``/``PQgetResult``, the way psycopg runs its own statements, only
+    split in two. The results are gathered as they arrive, so ``ready`` never blocks and
+    ``rows``/``rows_each`` wait only for what has not come yet."""
 
-    __slots__ = ("_db", "_kinds", "_own", "_unavailable")
+    __slots__ = ("_batch", "_current", "_db", "_done", "_groups", "_kinds", "_own", "_unavailable")
 
     def __init__(
         self,
@@ -680,13 +742,25 @@ class _SentRead:
         own: _Own,
         kinds: tuple[Callable[[bytes], Any], ...],
         unavailable: str = "storage.unavailable",
+        batch: int = 0,
     ) -> None:
         self._db, self._own, self._kinds, self._unavailable = db, own, kinds, unavailable
+        self._batch = batch
+        self._groups: list[list[Any]] = []
+        """Each statement's results, as they complete."""
+        self._current: list[Any] = []
+        self._done = False
 
     def rows(self) -> list[tuple[Any, ...]]:
-        results = self._collect()
-        if results is None:
+        return [row for rows in self.rows_each() for row in rows]
+
+    def rows_each(self) -> list[list[tuple[Any, ...]]]:
+        groups = self._collect()
+        if groups is None:
             raise ElicenseError(self._unavailable, details={"reason": "read discarded"})
+        return [self._converted(results) for results in groups]
+
+    def _converted(self, results: list[Any]) -> list[tuple[Any, ...]]:
         kinds = self._kinds
         out: list[tuple[Any, ...]] = []
         done = (psycopg.pq.ExecStatus.TUPLES_OK, psycopg.pq.ExecStatus.COMMAND_OK)
@@ -711,29 +785,60 @@ class _SentRead:
         with suppress(ElicenseError):
             self._collect()
 
-    def _collect(self) -> list[Any] | None:
-        """The results, once (None if already collected); the connection is free after."""
+    def fileno(self) -> int:
+        return int(self._own.raw.pgconn.socket)
+
+    def ready(self) -> bool:
+        if self._own.pending is not self:
+            return True
+        try:
+            return self._advance(block=False)
+        except _FAILURES:
+            return True  # rows_each() meets the failure and names it
+
+    def _advance(self, *, block: bool) -> bool:
+        """Take the results that have arrived (waiting for the rest if ``block``); True
+        once all have (the pipeline's sync point, or the single statement's end)."""
+        pg = self._own.raw.pgconn
+        pg.consume_input()
+        while not self._done:
+            if pg.is_busy():
+                if not block:
+                    return False
+                _wait(pg.socket, select.POLLIN)
+                pg.consume_input()
+                continue
+            res = pg.get_result()
+            if res is None:  # a statement's results end
+                self._groups.append(self._current)
+                self._current = []
+                self._done = not self._batch
+            elif res.status == psycopg.pq.ExecStatus.PIPELINE_SYNC:
+                pg.exit_pipeline_mode()
+                self._done = True
+            elif res.status != psycopg.pq.ExecStatus.PIPELINE_ABORTED:
+                self._current.append(res)
+        return True
+
+    def _collect(self) -> list[list[Any]] | None:
+        """The results, once (None if already collected); the connection is free after.
+        A pipeline in which anything failed failed as a whole (its transaction rolled
+        back): its first failed result stands for every statement."""
         own = self._own
         if own.pending is not self:
             return None
-        own.pending = None
-        raw = own.raw
-        pg = raw.pgconn
         try:
-            pg.consume_input()
-            while pg.is_busy():
-                _wait(pg.socket, select.POLLIN)
-                pg.consume_input()
-            results = []
-            while (res := pg.get_result()) is not None:
-                results.append(res)
+            self._advance(block=True)
         except _FAILURES as exc:
-            if own.cut:
-                self._db._unpin(own)
+            if own.cut or self._batch:
+                self._db._unpin(own)  # a pipeline cut short leaves libpq mid-way
             raise _failure(exc, self._unavailable) from None
         finally:
+            own.pending = None
             own.idle_since = time.monotonic()
-        return results
+        groups = self._groups
+        failed = [r for g in groups for r in g if r.status == psycopg.pq.ExecStatus.FATAL_ERROR]
+        return [failed[:1]] * max(self._batch, 1) if failed else groups
 
 
 def _drain(own: _Own) -> None:
@@ -814,10 +919,11 @@ class _Own:
     """A thread's own connection (``Database.driver`` on PostgreSQL). Held only by the
     thread's ``threading.local``: when the thread ends, this goes and closes it."""
 
-    __slots__ = ("__weakref__", "idle_since", "pending", "prepared", "raw")
+    __slots__ = ("__weakref__", "idle_since", "pending", "prepared", "raw", "slot")
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, slot: str = "own") -> None:
         self.raw = raw
+        self.slot = slot
         self.idle_since = time.monotonic()
         self.pending: _SentRead | None = None
         """A read sent on this connection and not yet collected (``send_read``)."""
