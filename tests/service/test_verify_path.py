@@ -398,3 +398,125 @@ def test_a_content_length_that_is_no_length_is_refused_not_a_server_error(
         }  # fmt: skip
         asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
         assert sent[0]["status"] == 413
+
+
+def _scan_at_once(svc: Service, codes: list[str], key: str) -> list[tuple[int, str | None]]:
+    """Every code posted at the same time on one event loop, as a worker meets them."""
+    import asyncio
+
+    import httpx
+
+    async def scan_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=svc.client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://desk") as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/v1/verify",
+                        json={"text": code, "scenario": "hotel_checkin"},
+                        headers={"Authorization": f"Bearer {key}"},
+                    )
+                    for code in codes
+                )
+            )
+
+    return [(r.status_code, r.json().get("code")) for r in asyncio.run(scan_all())]
+
+
+def _transactions_of_records(svc: Service) -> int:
+    with svc.platform.storage.db.read() as conn:  # type: ignore[attr-defined]
+        return len(conn.execute(text("SELECT DISTINCT xmin::text FROM access_records")).all())
+
+
+@pytest.mark.postgres
+def test_scans_at_once_on_one_worker_settle_in_group_commits_each_with_its_record(
+    tmp_path: Path, postgres_schema: tuple[str, str]
+) -> None:
+    from elicense import audit
+
+    url, schema = postgres_schema
+    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    try:
+        key = svc.demo.rp_keys["hotel-qidu"]
+        codes = [svc.code() for _ in range(30)]
+        codes.append(codes[0])  # the same code twice at once: one of them is a replay
+        before = svc.platform.storage.access_log.head()[0]
+        answers = _scan_at_once(svc, codes, key)
+        assert sorted(answers, key=str) == sorted(
+            [(200, None)] * 30 + [(409, "code.replayed")], key=str
+        )
+        records = svc.platform.storage.access_log.records(after_seq=before)
+        assert len(records) == 31
+        assert audit.verify_chain(svc.platform.storage.access_log.records()) == []
+        # Settled together: fewer transactions than records (the first went alone).
+        assert _transactions_of_records(svc) < 31
+    finally:
+        svc.platform.storage.close()
+
+
+@pytest.mark.postgres
+def test_scans_at_once_whose_records_cannot_be_written_all_fail_closed_and_spend_nothing(
+    tmp_path: Path, postgres_schema: tuple[str, str]
+) -> None:
+    url, schema = postgres_schema
+    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    db = svc.platform.storage.db  # type: ignore[attr-defined]
+    try:
+        key = svc.demo.rp_keys["hotel-qidu"]
+        codes = [svc.code() for _ in range(12)]
+        with db.write() as conn:
+            conn.execute(text("ALTER TABLE access_records RENAME TO access_records_away"))
+        assert _scan_at_once(svc, codes, key) == [(503, "audit.unavailable")] * 12
+        with db.write() as conn:
+            conn.execute(text("ALTER TABLE access_records_away RENAME TO access_records"))
+        # Nothing was committed: every code can be shown again, once.
+        assert _scan_at_once(svc, codes, key) == [(200, None)] * 12
+        assert _scan_at_once(svc, codes[:3], key) == [(409, "code.replayed")] * 3
+    finally:
+        svc.platform.storage.close()
+
+
+@pytest.mark.postgres
+def test_a_settlement_whose_request_is_gone_before_it_is_sent_is_never_sent(
+    tmp_path: Path, postgres_schema: tuple[str, str]
+) -> None:
+    import asyncio
+
+    from elicense_service.settler import Settler
+
+    url, schema = postgres_schema
+    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    platform = svc.platform
+    try:
+        scans = [
+            platform.begin_verify(
+                svc.code(),
+                rp_id="hotel-qidu",
+                scenario_id="hotel_checkin",
+                now=svc.clock(),
+                request_id=f"r{i}",
+                rand=os.urandom,
+            )
+            for i in range(3)
+        ]
+        before = platform.storage.access_log.head()[0]
+
+        async def settle_all() -> list[object]:
+            settler = Settler(platform.storage.access_log, asyncio.get_running_loop())
+            tasks = [asyncio.create_task(settler.settle(s.settlement, s.now)) for s in scans]
+            await asyncio.sleep(0)  # all three started: the first sent, two queued
+            tasks[1].cancel()  # its client went away while it waited its turn
+            return await asyncio.gather(*tasks, return_exceptions=True)
+
+        first, gone, third = asyncio.run(settle_all())
+        assert isinstance(gone, asyncio.CancelledError)
+        records = platform.storage.access_log.records(after_seq=before)
+        assert [r.request_id for r in records] == ["r0", "r2"]
+        assert [first, third] == list(records)
+        # Its code was not spent: it can still be shown.
+        s = scans[1].settlement
+        assert platform.storage.replay.consume(
+            s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
+        )
+    finally:
+        platform.storage.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import select
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +19,7 @@ from elicense import audit
 from elicense.errors import ElicenseError
 from elicense.ports import Storage
 from elicense.records import (
+    AccessRecord,
     Checkpoint,
     CredentialRecord,
     IssuerRecord,
@@ -737,6 +740,67 @@ def test_a_settlement_that_cannot_be_written_leaves_nothing_behind(storage: SqlS
     assert storage.replay.consume("code", "j1", expires_at=NOW + 300, now=NOW) is True
 
 
+def _settled_soon(storage: SqlStorage, settlements: list[Settlement]) -> list[AccessRecord]:
+    sent = storage.access_log.settle_soon([(s, NOW) for s in settlements])
+    if storage.db.kind == "sqlite":
+        assert sent is None  # a local transaction: nothing to send ahead, settle it is
+        return [storage.access_log.settle(s, NOW) for s in settlements]
+    assert sent is not None
+    return sent.result()
+
+
+def test_settlements_sent_together_settle_in_order_in_one_transaction(
+    storage: SqlStorage,
+) -> None:
+    storage.consents.put(consent("c1", "ab" * 16, max_uses=1))
+    before = storage.access_log.append(access("a0", None))
+    batch = [
+        _settlement("a1", "j1", "c1"),
+        _settlement("a2", "j2"),
+        _settlement("a3", "j1"),  # j1 again: spent by the first of the batch
+        _settlement("a4", "j4", "c1"),  # c1's one use went to the first
+    ]
+    stored = _settled_soon(storage, batch)
+    assert [(r.id, r.seq, r.decision, r.code) for r in stored] == [
+        ("a1", 2, "accepted", None),
+        ("a2", 3, "accepted", None),
+        ("a3", 4, "refused", "code.replayed"),
+        ("a4", 5, "refused", "consent.exhausted"),
+    ]
+    assert list(storage.access_log.records()) == [before, *stored]
+    assert audit.verify_chain(storage.access_log.records()) == []
+    assert storage.access_log.head() == (5, stored[-1].hash)
+    if storage.db.kind == "postgresql":  # one transaction wrote them all
+        with storage.db.read() as conn:
+            xids = conn.execute(
+                text("SELECT DISTINCT xmin::text FROM access_records WHERE seq > 1")
+            )
+            assert len(xids.all()) == 1
+
+
+def test_settlements_sent_together_that_cannot_all_be_written_leave_nothing_behind(
+    storage: SqlStorage,
+) -> None:
+    if storage.db.kind == "sqlite":
+        pytest.skip("SQLite settles one at a time (settle_soon is None): see test above")
+    storage.consents.put(consent("c1", "ab" * 16, max_uses=2))
+    first = storage.access_log.append(access("a1", None))
+    sent = storage.access_log.settle_soon(
+        [(_settlement("a2", "j2", "c1"), NOW), (_settlement("a1", "j1", "c1"), NOW)]
+    )  # the second record's id is taken: the first must not commit either
+    assert sent is not None
+    with pytest.raises(ElicenseError) as exc:
+        sent.result()
+    assert exc.value.code == "storage.conflict"
+    assert storage.access_log.head() == (1, first.hash)
+    assert storage.consents.get("c1").uses == 0  # type: ignore[union-attr]
+    for value in ("j1", "j2"):
+        assert storage.replay.consume("code", value, expires_at=NOW + 300, now=NOW) is True
+    # The call connection is ready for the next batch.
+    stored = _settled_soon(storage, [_settlement("a3", "j3", "c1")])
+    assert [(r.seq, r.decision) for r in stored] == [(2, "accepted")]
+
+
 def test_an_edited_stored_record_is_found_by_verify_chain(storage: SqlStorage) -> None:
     for i in range(3):
         storage.access_log.append(access(f"a{i}", "ab" * 16))
@@ -908,6 +972,66 @@ def test_a_scan_connection_killed_by_the_server_fails_closed_once_then_is_replac
         kill_this_threads_connection()
         monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
         assert store.licenses.for_holder("p" * 64) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_calls_sent_together_are_awaited_without_blocking_while_the_thread_reads_on(
+    postgres_schema: tuple[str, str],
+) -> None:
+    """``send_calls`` goes out on the thread's call connection: ``ready`` answers at once
+    while the server works, and the thread's reads run meanwhile on its other one."""
+    url, schema = postgres_schema
+    upgrade(url, schema=schema)
+    store = open_for(url, schema)
+    try:
+        slow = "SELECT CAST(:n AS int) * 10 FROM pg_sleep(CAST(:s AS float))"
+        sent = store.db.send_calls(slow, [{"n": 1, "s": "0.4"}, {"n": 2, "s": "0"}], (int,))
+        assert sent is not None
+        t0 = time.monotonic()
+        assert sent.ready() is False
+        assert time.monotonic() - t0 < 0.2  # it did not wait for the server
+        assert store.db.send_read("SELECT 7", {}, (int,)).rows() == [(7,)]
+        assert store.db.call("SELECT 8", {}, (int,)) == [(8,)]
+        assert sent.ready() is False  # the reads did not wait for the calls either
+        poller = select.poll()
+        poller.register(sent.fileno(), select.POLLIN)
+        while not sent.ready():
+            poller.poll(1000)
+        assert sent.rows_each() == [[(10,)], [(20,)]]
+        # Inside a transaction on this thread nothing is sent ahead: it would not see it.
+        with store.db.write():
+            assert store.db.send_calls("SELECT 1", [{}], (int,)) is None
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_calls_sent_together_on_a_cut_connection_fail_all_and_the_next_ones_reconnect(
+    postgres_schema: tuple[str, str],
+) -> None:
+    import psycopg
+
+    url, schema = postgres_schema
+    upgrade(url, schema=schema)
+    store = open_for(url, schema)
+    try:
+        sent = store.db.send_calls("SELECT pg_backend_pid()", [{}], (int,))
+        assert sent is not None
+        ((pid,),) = sent.rows_each()[0]
+        sent = store.db.send_calls(
+            "SELECT CAST(:n AS int) FROM pg_sleep(1)", [{"n": 1}, {"n": 2}], (int,)
+        )
+        assert sent is not None
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(ElicenseError) as failed:
+            sent.rows_each()
+        assert failed.value.code == "storage.unavailable"
+        again = store.db.send_calls("SELECT CAST(:n AS int)", [{"n": 3}, {"n": 4}], (int,))
+        assert again is not None
+        assert again.rows_each() == [[(3,)], [(4,)]]
     finally:
         store.close()
 
