@@ -25,6 +25,13 @@ import asyncio
 from elicense.ports import AccessLog, SettleInFlight
 from elicense.records import AccessRecord, Settlement
 
+MAX_BATCH = 32
+"""Settlements sent together at most. It bounds how long one transaction holds the log's
+head, and what its answers take of the sockets' buffers: the server writes each
+statement's answer (about 250 bytes) before it commits, so a worker that blocks on
+something else meanwhile must not leave it more than the buffers hold, or the commit,
+and every scan waiting on the head, would wait for that worker."""
+
 
 class Settler:
     """The settlements of one event loop (a worker's): one batch in flight at a time,
@@ -74,7 +81,7 @@ class Settler:
 
     def _send_next(self) -> None:
         queued = [q for q in self._queue if not q[2].done()]  # done: its request is gone
-        self._queue = []
+        queued, self._queue = queued[:MAX_BATCH], queued[MAX_BATCH:]
         if not queued:
             return
         futures = [f for _, _, f in queued]

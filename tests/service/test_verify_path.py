@@ -13,7 +13,7 @@ from sqlalchemy import text
 from elicense.codes import claimed_holder
 from elicense.compact import from_digits, to_digits
 from elicense.credentials import new_api_key
-from elicense.records import RelyingPartyRecord
+from elicense.records import AccessRecord, RelyingPartyRecord
 from elicense_service.settings import Settings
 
 from service_support import Service, build_service
@@ -518,5 +518,52 @@ def test_a_settlement_whose_request_is_gone_before_it_is_sent_is_never_sent(
         assert platform.storage.replay.consume(
             s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
         )
+    finally:
+        platform.storage.close()
+
+
+@pytest.mark.postgres
+def test_settlements_queued_behind_one_in_flight_go_together_at_most_max_batch_at_a_time(
+    tmp_path: Path, postgres_schema: tuple[str, str]
+) -> None:
+    import asyncio
+
+    from elicense_service.settler import MAX_BATCH, Settler
+
+    url, schema = postgres_schema
+    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    platform = svc.platform
+    try:
+        n = MAX_BATCH + 8
+        scans = [
+            platform.begin_verify(
+                svc.code(),
+                rp_id="hotel-qidu",
+                scenario_id="hotel_checkin",
+                now=svc.clock(),
+                request_id=f"r{i}",
+                rand=os.urandom,
+            )
+            for i in range(n)
+        ]
+        before = platform.storage.access_log.head()[0]
+
+        async def settle_all() -> list[AccessRecord]:
+            settler = Settler(platform.storage.access_log, asyncio.get_running_loop())
+            return await asyncio.gather(*(settler.settle(s.settlement, s.now) for s in scans))
+
+        stored = asyncio.run(settle_all())
+        assert [r.request_id for r in stored] == [f"r{i}" for i in range(n)]
+        assert [r.seq for r in stored] == list(range(before + 1, before + n + 1))
+        with platform.storage.db.read() as conn:  # type: ignore[attr-defined]
+            sizes = conn.execute(
+                text(
+                    "SELECT count(*) FROM access_records WHERE seq > :s "
+                    "GROUP BY xmin::text ORDER BY min(seq)"
+                ),
+                {"s": before},
+            ).scalars()
+            # The first alone, the rest as they queued behind it, MAX_BATCH at a time.
+            assert list(sizes) == [1, MAX_BATCH, 7]
     finally:
         platform.storage.close()
