@@ -11,6 +11,9 @@ than answer without a record (fail closed).
 in one transaction. On SQLite that is the three adapters' statements in one local
 transaction; on PostgreSQL one call of ``elicense_settle_json`` (migration 0004), one
 round trip. Both run on the driver directly (``Database.driver``), as ``append`` does.
+``settle_soon`` sends several such calls at once, in one transaction (a group commit),
+for a caller that awaits them without blocking (the service's event loop); PostgreSQL
+only.
 
 Listings for a holder and for a relying party page newest first by ``seq`` (the cursor is
 the last ``seq`` seen, as a decimal string); ``records`` walks the chain oldest first for
