@@ -21,6 +21,7 @@ overlap), ``settle`` commits at once, as ``Platform.verify_scan`` does.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from elicense.ports import AccessLog, SettleInFlight
 from elicense.records import AccessRecord, Settlement
@@ -35,31 +36,49 @@ and every scan waiting on the head, would wait for that worker."""
 
 class Settler:
     """The settlements of one event loop (a worker's): one batch in flight at a time,
-    the settlements that arrive meanwhile sent together after it."""
+    the settlements that arrive meanwhile sent together after it, in arrival order.
+    Nothing waits in the queue while nothing is in flight."""
 
     def __init__(self, log: AccessLog, loop: asyncio.AbstractEventLoop) -> None:
         self._log = log
         self._loop = loop
-        self._queue: list[tuple[Settlement, int, asyncio.Future[AccessRecord]]] = []
+        self._queue: deque[tuple[Settlement, int, asyncio.Future[AccessRecord]]] = deque()
         self._current: tuple[SettleInFlight, int, list[asyncio.Future[AccessRecord]]] | None = None
 
     async def settle(self, settlement: Settlement, now: int) -> AccessRecord:
         """The settlement committed: its stored record, or the failure ``settle`` would
         raise (the caller fails closed on it)."""
         future: asyncio.Future[AccessRecord] = self._loop.create_future()
+        self._queue.append((settlement, now, future))
         if self._current is None:
-            sent = self._log.settle_soon([(settlement, now)])
-            if sent is None:
-                return self._log.settle(settlement, now)
-            self._watch(sent, [future])
-        else:
-            self._queue.append((settlement, now, future))
+            self._send_next()
         return await future
 
-    def _watch(self, sent: SettleInFlight, futures: list[asyncio.Future[AccessRecord]]) -> None:
-        fd = sent.fileno()
-        self._current = (sent, fd, futures)
-        self._loop.add_reader(fd, self._readable)
+    def _send_next(self) -> None:
+        """Send what is queued, MAX_BATCH at a time, until a batch is on its way or the
+        queue is empty. A batch that cannot be sent fails its own requests only."""
+        while self._current is None and self._queue:
+            batch: list[tuple[Settlement, int, asyncio.Future[AccessRecord]]] = []
+            while self._queue and len(batch) < MAX_BATCH:
+                queued = self._queue.popleft()
+                if not queued[2].done():  # done: its request is gone, nothing to spend
+                    batch.append(queued)
+            if not batch:
+                continue
+            futures = [f for _, _, f in batch]
+            try:
+                sent = self._log.settle_soon([(s, now) for s, now, _ in batch])
+                if sent is None:  # the storage cannot send ahead: settle each now
+                    for s, now, future in batch:
+                        _resolve(future, _settled_now(self._log, s, now))
+                    continue
+                fd = sent.fileno()
+                self._loop.add_reader(fd, self._readable)
+            except Exception as exc:  # the callers fail closed on it
+                for future in futures:
+                    _resolve(future, exc)
+                continue
+            self._current = (sent, fd, futures)
 
     def _readable(self) -> None:
         current = self._current
@@ -71,6 +90,8 @@ class Settler:
             if not sent.ready():
                 return  # part of the answer: wait for the rest
             outcomes = sent.result()
+            if len(outcomes) != len(futures):
+                raise RuntimeError("a batch's answers do not match its settlements")
         except Exception as exc:  # the callers fail closed on it
             outcomes = exc
         self._loop.remove_reader(fd)
@@ -79,23 +100,12 @@ class Settler:
             _resolve(future, outcomes if isinstance(outcomes, BaseException) else outcomes[i])
         self._send_next()
 
-    def _send_next(self) -> None:
-        queued = [q for q in self._queue if not q[2].done()]  # done: its request is gone
-        queued, self._queue = queued[:MAX_BATCH], queued[MAX_BATCH:]
-        if not queued:
-            return
-        futures = [f for _, _, f in queued]
-        try:
-            sent = self._log.settle_soon([(s, now) for s, now, _ in queued])
-        except Exception as exc:
-            for future in futures:
-                _resolve(future, exc)
-            return
-        if sent is None:  # pragma: no cover - a storage sends ahead always or never
-            for s, now, future in queued:
-                _resolve(future, self._log.settle(s, now))
-            return
-        self._watch(sent, futures)
+
+def _settled_now(log: AccessLog, settlement: Settlement, now: int) -> AccessRecord | Exception:
+    try:
+        return log.settle(settlement, now)
+    except Exception as exc:  # the caller fails closed on it
+        return exc
 
 
 def _resolve(future: asyncio.Future[AccessRecord], outcome: AccessRecord | BaseException) -> None:

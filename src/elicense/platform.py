@@ -365,8 +365,9 @@ class Platform:
         Refusals keep their order: a replayed code outranks everything; then a pending
         refusal without a basis (no grant is touched); then a grant without a use left;
         then a pending license refusal (the grant's use is spent with it)."""
-        if stored is None:
-            raise ElicenseError("audit.unavailable")
+        own = scan.scan
+        if stored is None or (stored.id, stored.request_id) != (own.record_id, own.rid):
+            raise ElicenseError("audit.unavailable")  # no record of this scan: fail closed
         pending = scan.pending
         if stored.decision != "accepted":
             assert stored.code is not None  # noqa: S101 - every refusal record has its code
@@ -376,12 +377,12 @@ class Platform:
                 refusal = ElicenseError(stored.code)
             _on_record(refusal, stored)
             raise refusal
-        basis = scan.scan.basis
+        basis = own.basis
         assert basis is not None  # noqa: S101 - an accepted settlement had its basis
         return VerifyOutcome(
-            scan.scan.record_id,
+            own.record_id,
             scan.scenario,
-            tuple(scan.scan.disclosed),
+            tuple(own.disclosed),
             basis.kind,
             basis.consent_id,
             stored.seq,

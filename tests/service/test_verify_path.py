@@ -567,3 +567,84 @@ def test_settlements_queued_behind_one_in_flight_go_together_at_most_max_batch_a
             assert list(sizes) == [1, MAX_BATCH, 7]
     finally:
         platform.storage.close()
+
+
+@pytest.mark.postgres
+def test_a_batch_that_cannot_be_sent_fails_its_own_scans_and_the_queue_behind_it_goes_on(
+    tmp_path: Path, postgres_schema: tuple[str, str]
+) -> None:
+    import asyncio
+    from dataclasses import replace
+
+    from elicense.errors import ElicenseError
+    from elicense_service.settler import MAX_BATCH, Settler
+
+    url, schema = postgres_schema
+    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    platform = svc.platform
+    try:
+        n = 1 + MAX_BATCH + 8
+        scans = [
+            platform.begin_verify(
+                svc.code(),
+                rp_id="hotel-qidu",
+                scenario_id="hotel_checkin",
+                now=svc.clock(),
+                request_id=f"r{i}",
+                rand=os.urandom,
+            )
+            for i in range(n)
+        ]
+        settlements = [s.settlement for s in scans]
+        # One the database driver refuses to send (a NUL in a text parameter), in the
+        # first batch queued behind the one in flight: that batch cannot go out at all.
+        settlements[5] = replace(settlements[5], replay_value="j\x00")
+
+        async def settle_all() -> list[object]:
+            settler = Settler(platform.storage.access_log, asyncio.get_running_loop())
+            return await asyncio.wait_for(
+                asyncio.gather(
+                    *(settler.settle(s, svc.clock()) for s in settlements),
+                    return_exceptions=True,
+                ),
+                timeout=30,  # a queue left behind would wait forever
+            )
+
+        outcomes = asyncio.run(settle_all())
+        assert isinstance(outcomes[0], AccessRecord)
+        failed = outcomes[1 : 1 + MAX_BATCH]
+        assert all(isinstance(o, ElicenseError) for o in failed)
+        assert {o.code for o in failed} == {"audit.unavailable"}  # type: ignore[union-attr]
+        behind = outcomes[1 + MAX_BATCH :]
+        assert [o.request_id for o in behind] == [  # type: ignore[union-attr]
+            f"r{i}" for i in range(1 + MAX_BATCH, n)
+        ]
+        # The failed batch spent nothing: its codes can still be shown.
+        s = settlements[1]
+        assert platform.storage.replay.consume(
+            s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
+        )
+    finally:
+        platform.storage.close()
+
+
+def test_a_scan_never_answers_with_another_scans_record(service: Service) -> None:
+    from elicense.errors import ElicenseError
+
+    platform = service.platform
+    first, second = (
+        platform.begin_verify(
+            service.code(),
+            rp_id="hotel-qidu",
+            scenario_id="hotel_checkin",
+            now=service.clock(),
+            request_id=f"r{i}",
+            rand=os.urandom,
+        )
+        for i in range(2)
+    )
+    stored = platform.storage.access_log.settle(first.settlement, first.now)
+    with pytest.raises(ElicenseError) as refused:
+        platform.end_verify(second, stored)  # not its record: as if none were written
+    assert refused.value.code == "audit.unavailable"
+    assert platform.end_verify(first, stored).record_id == stored.id

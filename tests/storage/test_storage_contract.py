@@ -801,6 +801,81 @@ def test_settlements_sent_together_that_cannot_all_be_written_leave_nothing_behi
     assert [(r.seq, r.decision) for r in stored] == [(2, "accepted")]
 
 
+def test_settlements_purge_expired_replay_values_now_and_then_sent_together_too(
+    storage: SqlStorage,
+) -> None:
+    from elicense.storage.access import SqlAccessLog
+
+    log = SqlAccessLog(storage.db, SqlReplayStore(storage.db, purge_every=3))
+    storage.replay.consume("code", "old", expires_at=NOW - 1, now=NOW - 100)
+    batch = [(_settlement(f"a{i}", f"j{i}"), NOW) for i in range(3)]
+    sent = log.settle_soon(batch)
+    if sent is None:  # SQLite
+        for s, now in batch:
+            log.settle(s, now)
+    else:
+        sent.result()
+    with storage.db.read() as conn:
+        left = conn.execute(text("SELECT value FROM replay ORDER BY value")).scalars().all()
+    assert left == ["j0", "j1", "j2"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("shared", ["code", "grant"])
+def test_a_batch_and_a_settlement_elsewhere_sharing_a_code_or_grant_never_deadlock(
+    postgres_schema: tuple[str, str], shared: str
+) -> None:
+    """Every settlement locks the log's head first (migration 0005). A batch holds the
+    head from its first settlement on; a settlement elsewhere that locked the batch's
+    later code or grant first, then waited for the head, closed a cycle: PostgreSQL
+    failed one side after its deadlock timeout (1 s)."""
+    import threading
+
+    import psycopg
+
+    url, schema = postgres_schema
+    upgrade(url, schema=schema)
+    store = open_for(url, schema)
+    try:
+        store.consents.put(consent("c1", "ab" * 16))
+        store.consents.put(consent("c2", "ab" * 16))
+        with psycopg.connect(url, options=f"-c search_path={schema}") as holder:
+            # A third session holds the head, so both queue behind it in a known order.
+            holder.execute("SELECT * FROM access_head WHERE id = 1 FOR UPDATE")
+            batch = store.access_log.settle_soon(
+                [(_settlement("a1", "j1", "c1"), NOW), (_settlement("a2", "j2", "c2"), NOW)]
+            )
+            assert batch is not None
+            time.sleep(0.2)  # the batch waits for the head
+            elsewhere = (
+                _settlement("b1", "j2") if shared == "code" else _settlement("b1", "j3", "c2")
+            )
+            out: dict[str, object] = {}
+
+            def settle_elsewhere() -> None:  # another worker (its own connections)
+                try:
+                    out["b"] = store.access_log.settle(elsewhere, NOW)
+                except ElicenseError as exc:
+                    out["b"] = exc
+
+            thread = threading.Thread(target=settle_elsewhere)
+            thread.start()
+            time.sleep(0.3)  # it waits too: for the head (before 0005, for j2 or c2 first)
+            started = time.monotonic()
+        # The holder's session commits and ends: the head is free.
+        first, second = batch.result()
+        thread.join()
+        assert time.monotonic() - started < 0.9  # no deadlock timeout was waited out
+        assert isinstance(out["b"], AccessRecord)
+        assert (first.decision, second.decision) == ("accepted", "accepted")
+        assert (out["b"].decision, out["b"].code) == (
+            ("refused", "code.replayed") if shared == "code" else ("accepted", None)
+        )
+        assert audit.verify_chain(store.access_log.records()) == []
+    finally:
+        store.close()
+
+
 def test_an_edited_stored_record_is_found_by_verify_chain(storage: SqlStorage) -> None:
     for i in range(3):
         storage.access_log.append(access(f"a{i}", "ab" * 16))

@@ -37,7 +37,7 @@ from .storage_support import (
 runner = CliRunner()
 
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def test_head_is_the_third_revision() -> None:

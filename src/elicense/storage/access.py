@@ -275,6 +275,9 @@ class SqlAccessLog:
         transaction has no wait to overlap)."""
         if self._db.kind != "postgresql":
             return None
+        if self._replay is not None:
+            for _, now in settlements:
+                self._replay.tick(now)  # the replay table's occasional purge, as settle
         calls = [_settle_call(s, now) for s, now in settlements]
         sent = self._db.send_calls(
             _SETTLE_PG, [p for p, _ in calls], _SETTLED, unavailable="audit.unavailable"

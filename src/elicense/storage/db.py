@@ -813,6 +813,8 @@ class _SentRead:
                 self._groups.append(self._current)
                 self._current = []
                 self._done = not self._batch
+                if len(self._groups) > self._batch + 1:  # never: libpq out of step
+                    raise psycopg.OperationalError("more results than statements")
             elif res.status == psycopg.pq.ExecStatus.PIPELINE_SYNC:
                 pg.exit_pipeline_mode()
                 self._done = True
@@ -837,8 +839,17 @@ class _SentRead:
             own.pending = None
             own.idle_since = time.monotonic()
         groups = self._groups
-        failed = [r for g in groups for r in g if r.status == psycopg.pq.ExecStatus.FATAL_ERROR]
-        return [failed[:1]] * max(self._batch, 1) if failed else groups
+        statements = max(self._batch, 1)
+        failed = [
+            r
+            for r in (*(r for g in groups for r in g), *self._current)
+            if r.status == psycopg.pq.ExecStatus.FATAL_ERROR
+        ]  # a commit's failure comes after the last statement's results
+        if failed:
+            return [failed[:1]] * statements
+        if len(groups) < statements or any(groups[statements:]):  # never: libpq out of step
+            raise ElicenseError(self._unavailable, details={"reason": "results out of step"})
+        return groups[:statements]
 
 
 def _drain(own: _Own) -> None:
