@@ -101,7 +101,7 @@ class Runtime:
         loop = asyncio.get_running_loop()
         settler = self._settlers.get(loop)
         if settler is None:
-            settler = self._settlers[loop] = Settler(self.platform.storage.access_log, loop)
+            settler = self._settlers[loop] = Settler(self.platform.storage.access_log)
         return settler
 
     def verify_limiter(self) -> anyio.CapacityLimiter:

@@ -1,21 +1,26 @@
-"""A worker's scan settlements, committed while its event loop serves other requests.
+"""A worker's scan settlements, committed in groups while its event loop serves other
+requests.
 
 A scan's one write (``AccessLog.settle``) waits for the database to run it and to flush
 its commit. On PostgreSQL a worker that blocks in that wait leaves its core to whatever
 else is runnable, and with two workers, the database and the load on two cores, that was
-often nothing: the machine idled 11–18 % of the time at saturation. So the worker sends
+often nothing: the machine idled 17–23 % of the time at saturation. So the worker sends
 the settlement (``AccessLog.settle_soon``), goes on with the next request's checks, and
 picks the commit's answer up when its connection's socket is readable.
 
-One settlement is on its way per worker at a time, on the thread's call connection, and
-the next ones queue behind it in arrival order: the settles all lock the log's single
-head row, so sending more at once would only make them wait in the server (an earlier
-design that sent each on a connection of its own lost a third of its throughput to
-that). Nothing is returned to a client before its record is committed: the request
-awaits its own settlement's result, which is the committed record or the failure.
+One batch is on its way per worker at a time, on the thread's call connection; the
+settlements that arrive meanwhile queue in arrival order and go out together when it is
+answered, at most ``MAX_BATCH`` in one transaction with one flush of the server's log (a
+group commit). The settlements all lock the log's single head row, so sending them on
+connections of their own would only make them wait in the server (an earlier design
+that did lost a third of its throughput to that), and each would flush the log alone.
+Nothing is returned to a client before its record is committed: the request awaits its
+own settlement's result, which is the committed record or the failure.
 
 Where the storage cannot send ahead (SQLite: a local transaction has no wait to
-overlap), ``settle`` commits at once, as ``Platform.verify_scan`` does.
+overlap), ``settle`` commits at once, as ``Platform.verify_scan`` does. The replay
+table's occasional purge (every 1,000 settlements per worker) still runs on the loop,
+before a batch is sent: a short blocking delete of expired rows.
 """
 
 from __future__ import annotations
@@ -35,20 +40,20 @@ and every scan waiting on the head, would wait for that worker."""
 
 
 class Settler:
-    """The settlements of one event loop (a worker's): one batch in flight at a time,
+    """The settlements of one event loop (a worker's; it keeps no reference to the loop,
+    so that ``Runtime``'s settler per loop goes with its loop): one batch in flight at a time,
     the settlements that arrive meanwhile sent together after it, in arrival order.
     Nothing waits in the queue while nothing is in flight."""
 
-    def __init__(self, log: AccessLog, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, log: AccessLog) -> None:
         self._log = log
-        self._loop = loop
         self._queue: deque[tuple[Settlement, int, asyncio.Future[AccessRecord]]] = deque()
         self._current: tuple[SettleInFlight, int, list[asyncio.Future[AccessRecord]]] | None = None
 
     async def settle(self, settlement: Settlement, now: int) -> AccessRecord:
         """The settlement committed: its stored record, or the failure ``settle`` would
         raise (the caller fails closed on it)."""
-        future: asyncio.Future[AccessRecord] = self._loop.create_future()
+        future: asyncio.Future[AccessRecord] = asyncio.get_running_loop().create_future()
         self._queue.append((settlement, now, future))
         if self._current is None:
             self._send_next()
@@ -73,7 +78,7 @@ class Settler:
                         _resolve(future, _settled_now(self._log, s, now))
                     continue
                 fd = sent.fileno()
-                self._loop.add_reader(fd, self._readable)
+                asyncio.get_running_loop().add_reader(fd, self._readable)
             except Exception as exc:  # the callers fail closed on it
                 for future in futures:
                     _resolve(future, exc)
@@ -94,7 +99,7 @@ class Settler:
                 raise RuntimeError("a batch's answers do not match its settlements")
         except Exception as exc:  # the callers fail closed on it
             outcomes = exc
-        self._loop.remove_reader(fd)
+        asyncio.get_running_loop().remove_reader(fd)
         self._current = None
         for i, future in enumerate(futures):
             _resolve(future, outcomes if isinstance(outcomes, BaseException) else outcomes[i])

@@ -118,7 +118,9 @@ class SettleInFlight(Pending[list[AccessRecord]], Protocol):
     """Settlements on their way (``AccessLog.settle_soon``), for an event loop to wait
     on: ``fileno`` is the socket to watch, ``ready`` says without blocking whether
     ``result`` would still wait. ``result`` is the stored records, in the order sent, or
-    raises as ``settle`` does (then none was stored)."""
+    raises as ``settle`` does: then none was stored, unless the connection was lost after
+    the server committed (they may then be stored, their codes spent, and nothing is
+    returned)."""
 
     def fileno(self) -> int: ...
     def ready(self) -> bool: ...

@@ -3,18 +3,25 @@ credentials and relying parties expire within their TTL, the envelope still answ
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 
+from elicense import audit
 from elicense.codes import claimed_holder
 from elicense.compact import from_digits, to_digits
 from elicense.credentials import new_api_key
+from elicense.errors import ElicenseError
+from elicense.platform import ScanToSettle
 from elicense.records import AccessRecord, RelyingPartyRecord
 from elicense_service.settings import Settings
+from elicense_service.settler import MAX_BATCH, Settler
 
 from service_support import Service, build_service
 
@@ -376,8 +383,6 @@ def test_a_content_length_that_is_no_length_is_refused_not_a_server_error(
 ) -> None:
     """Straight to the app (an HTTP client would fix the header): "²" is a digit to
     ``isdigit`` but not to ``int``, and ``int`` refuses thousands of digits."""
-    import asyncio
-
     app = service.client.app
     sent: list[dict[str, object]] = []
 
@@ -400,11 +405,19 @@ def test_a_content_length_that_is_no_length_is_refused_not_a_server_error(
         assert sent[0]["status"] == 413
 
 
+@pytest.fixture
+def pg_service(tmp_path: Path, postgres_schema: tuple[str, str]) -> Iterator[Service]:
+    """The demo service on a PostgreSQL schema of its own."""
+    url, schema = postgres_schema
+    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    try:
+        yield svc
+    finally:
+        svc.platform.storage.close()
+
+
 def _scan_at_once(svc: Service, codes: list[str], key: str) -> list[tuple[int, str | None]]:
     """Every code posted at the same time on one event loop, as a worker meets them."""
-    import asyncio
-
-    import httpx
 
     async def scan_all() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=svc.client.app)
@@ -423,6 +436,21 @@ def _scan_at_once(svc: Service, codes: list[str], key: str) -> list[tuple[int, s
     return [(r.status_code, r.json().get("code")) for r in asyncio.run(scan_all())]
 
 
+def _begun(svc: Service, n: int) -> list[ScanToSettle]:
+    """``n`` hotel scans read and decided (request ids r0, r1, …), none settled yet."""
+    return [
+        svc.platform.begin_verify(
+            svc.code(),
+            rp_id="hotel-qidu",
+            scenario_id="hotel_checkin",
+            now=svc.clock(),
+            request_id=f"r{i}",
+            rand=os.urandom,
+        )
+        for i in range(n)
+    ]
+
+
 def _transactions_of_records(svc: Service) -> int:
     with svc.platform.storage.db.read() as conn:  # type: ignore[attr-defined]
         return len(conn.execute(text("SELECT DISTINCT xmin::text FROM access_records")).all())
@@ -430,221 +458,156 @@ def _transactions_of_records(svc: Service) -> int:
 
 @pytest.mark.postgres
 def test_scans_at_once_on_one_worker_settle_in_group_commits_each_with_its_record(
-    tmp_path: Path, postgres_schema: tuple[str, str]
+    pg_service: Service,
 ) -> None:
-    from elicense import audit
-
-    url, schema = postgres_schema
-    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
-    try:
-        key = svc.demo.rp_keys["hotel-qidu"]
-        codes = [svc.code() for _ in range(30)]
-        codes.append(codes[0])  # the same code twice at once: one of them is a replay
-        before = svc.platform.storage.access_log.head()[0]
-        answers = _scan_at_once(svc, codes, key)
-        assert sorted(answers, key=str) == sorted(
-            [(200, None)] * 30 + [(409, "code.replayed")], key=str
-        )
-        records = svc.platform.storage.access_log.records(after_seq=before)
-        assert len(records) == 31
-        assert audit.verify_chain(svc.platform.storage.access_log.records()) == []
-        # Settled together: fewer transactions than records (the first went alone).
-        assert _transactions_of_records(svc) < 31
-    finally:
-        svc.platform.storage.close()
+    svc = pg_service
+    key = svc.demo.rp_keys["hotel-qidu"]
+    codes = [svc.code() for _ in range(30)]
+    codes.append(codes[0])  # the same code twice at once: one of them is a replay
+    before = svc.platform.storage.access_log.head()[0]
+    answers = _scan_at_once(svc, codes, key)
+    assert sorted(answers, key=str) == sorted(
+        [(200, None)] * 30 + [(409, "code.replayed")], key=str
+    )
+    records = svc.platform.storage.access_log.records(after_seq=before)
+    assert len(records) == 31
+    assert audit.verify_chain(svc.platform.storage.access_log.records()) == []
+    # Settled together: fewer transactions than records (the first went alone).
+    assert _transactions_of_records(svc) < 31
 
 
 @pytest.mark.postgres
 def test_scans_at_once_whose_records_cannot_be_written_all_fail_closed_and_spend_nothing(
-    tmp_path: Path, postgres_schema: tuple[str, str]
+    pg_service: Service,
 ) -> None:
-    url, schema = postgres_schema
-    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    svc = pg_service
     db = svc.platform.storage.db  # type: ignore[attr-defined]
-    try:
-        key = svc.demo.rp_keys["hotel-qidu"]
-        codes = [svc.code() for _ in range(12)]
-        with db.write() as conn:
-            conn.execute(text("ALTER TABLE access_records RENAME TO access_records_away"))
-        assert _scan_at_once(svc, codes, key) == [(503, "audit.unavailable")] * 12
-        with db.write() as conn:
-            conn.execute(text("ALTER TABLE access_records_away RENAME TO access_records"))
-        # Nothing was committed: every code can be shown again, once.
-        assert _scan_at_once(svc, codes, key) == [(200, None)] * 12
-        assert _scan_at_once(svc, codes[:3], key) == [(409, "code.replayed")] * 3
-    finally:
-        svc.platform.storage.close()
+    key = svc.demo.rp_keys["hotel-qidu"]
+    codes = [svc.code() for _ in range(12)]
+    with db.write() as conn:
+        conn.execute(text("ALTER TABLE access_records RENAME TO access_records_away"))
+    assert _scan_at_once(svc, codes, key) == [(503, "audit.unavailable")] * 12
+    with db.write() as conn:
+        conn.execute(text("ALTER TABLE access_records_away RENAME TO access_records"))
+    # Nothing was committed: every code can be shown again, once.
+    assert _scan_at_once(svc, codes, key) == [(200, None)] * 12
+    assert _scan_at_once(svc, codes[:3], key) == [(409, "code.replayed")] * 3
 
 
 @pytest.mark.postgres
 def test_a_settlement_whose_request_is_gone_before_it_is_sent_is_never_sent(
-    tmp_path: Path, postgres_schema: tuple[str, str]
+    pg_service: Service,
 ) -> None:
-    import asyncio
-
-    from elicense_service.settler import Settler
-
-    url, schema = postgres_schema
-    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    svc = pg_service
     platform = svc.platform
-    try:
-        scans = [
-            platform.begin_verify(
-                svc.code(),
-                rp_id="hotel-qidu",
-                scenario_id="hotel_checkin",
-                now=svc.clock(),
-                request_id=f"r{i}",
-                rand=os.urandom,
-            )
-            for i in range(3)
-        ]
-        before = platform.storage.access_log.head()[0]
+    scans = _begun(svc, 3)
+    before = platform.storage.access_log.head()[0]
 
-        async def settle_all() -> list[object]:
-            settler = Settler(platform.storage.access_log, asyncio.get_running_loop())
-            tasks = [asyncio.create_task(settler.settle(s.settlement, s.now)) for s in scans]
-            await asyncio.sleep(0)  # all three started: the first sent, two queued
-            tasks[1].cancel()  # its client went away while it waited its turn
-            return await asyncio.gather(*tasks, return_exceptions=True)
+    async def settle_all() -> list[object]:
+        settler = Settler(platform.storage.access_log)
+        tasks = [asyncio.create_task(settler.settle(s.settlement, s.now)) for s in scans]
+        await asyncio.sleep(0)  # all three started: the first sent, two queued
+        tasks[1].cancel()  # its client went away while it waited its turn
+        return await asyncio.gather(*tasks, return_exceptions=True)
 
-        first, gone, third = asyncio.run(settle_all())
-        assert isinstance(gone, asyncio.CancelledError)
-        records = platform.storage.access_log.records(after_seq=before)
-        assert [r.request_id for r in records] == ["r0", "r2"]
-        assert [first, third] == list(records)
-        # Its code was not spent: it can still be shown.
-        s = scans[1].settlement
-        assert platform.storage.replay.consume(
-            s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
-        )
-    finally:
-        platform.storage.close()
+    first, gone, third = asyncio.run(settle_all())
+    assert isinstance(gone, asyncio.CancelledError)
+    records = platform.storage.access_log.records(after_seq=before)
+    assert [r.request_id for r in records] == ["r0", "r2"]
+    assert [first, third] == list(records)
+    # Its code was not spent: it can still be shown.
+    s = scans[1].settlement
+    assert platform.storage.replay.consume(
+        s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
+    )
 
 
 @pytest.mark.postgres
 def test_settlements_queued_behind_one_in_flight_go_together_at_most_max_batch_at_a_time(
-    tmp_path: Path, postgres_schema: tuple[str, str]
+    pg_service: Service,
 ) -> None:
-    import asyncio
-
-    from elicense_service.settler import MAX_BATCH, Settler
-
-    url, schema = postgres_schema
-    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    svc = pg_service
     platform = svc.platform
-    try:
-        n = MAX_BATCH + 8
-        scans = [
-            platform.begin_verify(
-                svc.code(),
-                rp_id="hotel-qidu",
-                scenario_id="hotel_checkin",
-                now=svc.clock(),
-                request_id=f"r{i}",
-                rand=os.urandom,
-            )
-            for i in range(n)
-        ]
-        before = platform.storage.access_log.head()[0]
+    n = MAX_BATCH + 8
+    scans = _begun(svc, n)
+    before = platform.storage.access_log.head()[0]
 
-        async def settle_all() -> list[AccessRecord]:
-            settler = Settler(platform.storage.access_log, asyncio.get_running_loop())
-            return await asyncio.gather(*(settler.settle(s.settlement, s.now) for s in scans))
+    async def settle_all() -> list[AccessRecord]:
+        settler = Settler(platform.storage.access_log)
+        return await asyncio.gather(*(settler.settle(s.settlement, s.now) for s in scans))
 
-        stored = asyncio.run(settle_all())
-        assert [r.request_id for r in stored] == [f"r{i}" for i in range(n)]
-        assert [r.seq for r in stored] == list(range(before + 1, before + n + 1))
-        with platform.storage.db.read() as conn:  # type: ignore[attr-defined]
-            sizes = conn.execute(
-                text(
-                    "SELECT count(*) FROM access_records WHERE seq > :s "
-                    "GROUP BY xmin::text ORDER BY min(seq)"
-                ),
-                {"s": before},
-            ).scalars()
-            # The first alone, the rest as they queued behind it, MAX_BATCH at a time.
-            assert list(sizes) == [1, MAX_BATCH, 7]
-    finally:
-        platform.storage.close()
+    stored = asyncio.run(settle_all())
+    assert [r.request_id for r in stored] == [f"r{i}" for i in range(n)]
+    assert [r.seq for r in stored] == list(range(before + 1, before + n + 1))
+    with platform.storage.db.read() as conn:  # type: ignore[attr-defined]
+        sizes = conn.execute(
+            text(
+                "SELECT count(*) FROM access_records WHERE seq > :s "
+                "GROUP BY xmin::text ORDER BY min(seq)"
+            ),
+            {"s": before},
+        ).scalars()
+        # The first alone, the rest as they queued behind it, MAX_BATCH at a time.
+        assert list(sizes) == [1, MAX_BATCH, 7]
 
 
 @pytest.mark.postgres
 def test_a_batch_that_cannot_be_sent_fails_its_own_scans_and_the_queue_behind_it_goes_on(
-    tmp_path: Path, postgres_schema: tuple[str, str]
+    pg_service: Service,
 ) -> None:
-    import asyncio
-    from dataclasses import replace
-
-    from elicense.errors import ElicenseError
-    from elicense_service.settler import MAX_BATCH, Settler
-
-    url, schema = postgres_schema
-    svc = build_service(tmp_path, database_url=f"{url}?schema={schema}")
+    svc = pg_service
     platform = svc.platform
-    try:
-        n = 1 + MAX_BATCH + 8
-        scans = [
-            platform.begin_verify(
-                svc.code(),
-                rp_id="hotel-qidu",
-                scenario_id="hotel_checkin",
-                now=svc.clock(),
-                request_id=f"r{i}",
-                rand=os.urandom,
-            )
-            for i in range(n)
-        ]
-        settlements = [s.settlement for s in scans]
-        # One the database driver refuses to send (a NUL in a text parameter), in the
-        # first batch queued behind the one in flight: that batch cannot go out at all.
-        settlements[5] = replace(settlements[5], replay_value="j\x00")
+    n = 1 + MAX_BATCH + 8
+    scans = _begun(svc, n)
+    settlements = [s.settlement for s in scans]
+    # One the database driver refuses to send (a NUL in a text parameter), in the
+    # first batch queued behind the one in flight: that batch cannot go out at all.
+    settlements[5] = replace(settlements[5], replay_value="j\x00")
 
-        async def settle_all() -> list[object]:
-            settler = Settler(platform.storage.access_log, asyncio.get_running_loop())
-            return await asyncio.wait_for(
-                asyncio.gather(
-                    *(settler.settle(s, svc.clock()) for s in settlements),
-                    return_exceptions=True,
-                ),
-                timeout=30,  # a queue left behind would wait forever
-            )
-
-        outcomes = asyncio.run(settle_all())
-        assert isinstance(outcomes[0], AccessRecord)
-        failed = outcomes[1 : 1 + MAX_BATCH]
-        assert all(isinstance(o, ElicenseError) for o in failed)
-        assert {o.code for o in failed} == {"audit.unavailable"}  # type: ignore[union-attr]
-        behind = outcomes[1 + MAX_BATCH :]
-        assert [o.request_id for o in behind] == [  # type: ignore[union-attr]
-            f"r{i}" for i in range(1 + MAX_BATCH, n)
-        ]
-        # The failed batch spent nothing: its codes can still be shown.
-        s = settlements[1]
-        assert platform.storage.replay.consume(
-            s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
+    async def settle_all() -> list[object]:
+        settler = Settler(platform.storage.access_log)
+        return await asyncio.wait_for(
+            asyncio.gather(
+                *(settler.settle(s, svc.clock()) for s in settlements),
+                return_exceptions=True,
+            ),
+            timeout=30,  # a queue left behind would wait forever
         )
-    finally:
-        platform.storage.close()
+
+    outcomes = asyncio.run(settle_all())
+    assert isinstance(outcomes[0], AccessRecord)
+    failed = outcomes[1 : 1 + MAX_BATCH]
+    assert {o.code if isinstance(o, ElicenseError) else o for o in failed} == {"audit.unavailable"}
+    behind = outcomes[1 + MAX_BATCH :]
+    assert [o.request_id if isinstance(o, AccessRecord) else o for o in behind] == [
+        f"r{i}" for i in range(1 + MAX_BATCH, n)
+    ]
+    # The failed batch spent nothing: its codes can still be shown.
+    s = settlements[1]
+    assert platform.storage.replay.consume(
+        s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
+    )
 
 
 def test_a_scan_never_answers_with_another_scans_record(service: Service) -> None:
-    from elicense.errors import ElicenseError
 
     platform = service.platform
-    first, second = (
-        platform.begin_verify(
-            service.code(),
-            rp_id="hotel-qidu",
-            scenario_id="hotel_checkin",
-            now=service.clock(),
-            request_id=f"r{i}",
-            rand=os.urandom,
-        )
-        for i in range(2)
-    )
+    first, second = _begun(service, 2)
     stored = platform.storage.access_log.settle(first.settlement, first.now)
     with pytest.raises(ElicenseError) as refused:
         platform.end_verify(second, stored)  # not its record: as if none were written
     assert refused.value.code == "audit.unavailable"
     assert platform.end_verify(first, stored).record_id == stored.id
+
+
+def test_a_settler_goes_with_its_event_loop(service: Service) -> None:
+    """One settler per event loop (a test client may run each request on its own); it
+    keeps no reference to its loop, so the runtime's entry for a finished loop goes."""
+    import gc
+
+    runtime = service.client.app.state.runtime  # type: ignore[attr-defined]
+    key = service.demo.rp_keys["hotel-qidu"]
+    for _ in range(3):
+        assert _scan_at_once(service, [service.code()], key) == [(200, None)]
+    gc.collect()
+    assert len(runtime._settlers) == 0

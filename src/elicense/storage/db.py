@@ -67,6 +67,8 @@ else:
     _DRIVER_CONFLICTS = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
+_PIPELINES = psycopg.Pipeline.is_supported()
+"""libpq runs pipelines (``Database.send_calls``): version 14 or later."""
 _FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, *_DRIVER_ERRORS)
 """What ``read``/``write``/``driver`` turn into ``ElicenseError``."""
 
@@ -551,7 +553,10 @@ class Database:
         """``call`` once for each of ``params``, all in one transaction, sent now and
         collected later, for a caller with other work to do while they run and commit (an
         event loop; ``SentCalls``). All commit together, with one flush of the log, or
-        none does (any failure, the commit's included, is ``unavailable`` for all).
+        none does: any failure, the commit's included, is ``unavailable`` for all (or
+        ``storage.conflict`` for a constraint, as everywhere). Where libpq is too old for
+        pipelines (before 14; psycopg's binary package bundles a newer one) it returns
+        None, as on SQLite.
 
         They go out in one libpq pipeline (the statements between its sync points run as
         one implicit transaction) on a second connection of this thread's own, its *call*
@@ -559,7 +564,7 @@ class Database:
         ``driver``) need not wait for them. One batch at a time on it: the next one drops
         a batch never collected. None where nothing can be sent ahead (SQLite, or inside
         a transaction on this thread): use ``call``."""
-        if self.kind != "postgresql" or self._active.get() is not None:
+        if self.kind != "postgresql" or self._active.get() is not None or not _PIPELINES:
             return None
         if not params:
             raise ValueError("no calls to send")
