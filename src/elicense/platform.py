@@ -300,11 +300,15 @@ class Platform:
             text, rp_id=rp_id, scenario_id=scenario_id, now=now, request_id=request_id,
             rand=rand,
         )  # fmt: skip
+        return self.end_verify(scan, self.settle_now(scan))
+
+    def settle_now(self, scan: ScanToSettle) -> AccessRecord | None:
+        """The scan's settlement committed (``AccessLog.settle``): its stored record, or
+        None if it could not be (for ``end_verify``, which then fails closed)."""
         try:
-            stored: AccessRecord | None = self.storage.access_log.settle(scan.settlement, now)
+            return self.storage.access_log.settle(scan.settlement, scan.now)
         except Exception:  # an ElicenseError from storage too: the audit is what failed
-            stored = None
-        return self.end_verify(scan, stored)
+            return None
 
     def begin_verify(
         self, text: str, *, rp_id: str, scenario_id: str, now: int, request_id: str, rand: Rand
