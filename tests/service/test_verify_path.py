@@ -19,7 +19,7 @@ from elicense.compact import from_digits, to_digits
 from elicense.credentials import new_api_key
 from elicense.errors import ElicenseError
 from elicense.platform import ScanToSettle
-from elicense.records import AccessRecord, RelyingPartyRecord
+from elicense.records import AccessRecord, RelyingPartyRecord, Settlement
 from elicense_service.settings import Settings
 from elicense_service.settler import MAX_BATCH, Settler
 
@@ -451,6 +451,13 @@ def _begun(svc: Service, n: int) -> list[ScanToSettle]:
     ]
 
 
+def _unspent(svc: Service, s: Settlement) -> bool:
+    """The settlement's code was never spent (spending it now, to find out)."""
+    return svc.platform.storage.replay.consume(
+        s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
+    )
+
+
 def _transactions_of_records(svc: Service) -> int:
     with svc.platform.storage.db.read() as conn:  # type: ignore[attr-defined]
         return len(conn.execute(text("SELECT DISTINCT xmin::text FROM access_records")).all())
@@ -515,11 +522,7 @@ def test_a_settlement_whose_request_is_gone_before_it_is_sent_is_never_sent(
     records = platform.storage.access_log.records(after_seq=before)
     assert [r.request_id for r in records] == ["r0", "r2"]
     assert [first, third] == list(records)
-    # Its code was not spent: it can still be shown.
-    s = scans[1].settlement
-    assert platform.storage.replay.consume(
-        s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
-    )
+    assert _unspent(svc, scans[1].settlement)  # its code can still be shown
 
 
 @pytest.mark.postgres
@@ -582,11 +585,7 @@ def test_a_batch_that_cannot_be_sent_fails_its_own_scans_and_the_queue_behind_it
     assert [o.request_id if isinstance(o, AccessRecord) else o for o in behind] == [
         f"r{i}" for i in range(1 + MAX_BATCH, n)
     ]
-    # The failed batch spent nothing: its codes can still be shown.
-    s = settlements[1]
-    assert platform.storage.replay.consume(
-        s.replay_namespace, s.replay_value, expires_at=s.replay_expires_at, now=svc.clock()
-    )
+    assert _unspent(svc, settlements[1])  # the failed batch spent nothing
 
 
 def test_a_scan_never_answers_with_another_scans_record(service: Service) -> None:
