@@ -1151,6 +1151,46 @@ def test_statements_in_libpq_text_format_ignore_a_roles_bytea_and_encoding_defau
 
 
 @pytest.mark.postgres
+def test_connections_give_up_on_a_silent_server_within_a_minute_unless_the_url_says(
+    postgres_schema: tuple[str, str],
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    url, schema = postgres_schema
+    upgrade(url, schema=schema)
+
+    def tcp_settings(store: SqlStorage) -> dict[str, str]:
+        pooled = store.db.engine.raw_connection()
+        try:
+            info = pooled.driver_connection.pgconn.info  # type: ignore[union-attr]
+            return {
+                o.keyword.decode(): (o.val or b"").decode()
+                for o in info
+                if o.keyword.startswith(b"keepalives") or o.keyword == b"tcp_user_timeout"
+            }
+        finally:
+            pooled.close()
+
+    store = open_for(url, schema)
+    try:
+        assert tcp_settings(store) == {
+            "keepalives": "1",
+            "keepalives_idle": "30",
+            "keepalives_interval": "10",
+            "keepalives_count": "3",
+            "tcp_user_timeout": "60000",
+        }
+    finally:
+        store.close()
+    own = make_url(url).update_query_dict({"keepalives_idle": "5"})
+    store = open_for(own.render_as_string(hide_password=False), schema)
+    try:
+        assert tcp_settings(store)["keepalives_idle"] == "5"
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
 def test_options_in_the_database_url_are_kept_beside_the_storages_own(
     postgres_schema: tuple[str, str],
 ) -> None:

@@ -67,6 +67,16 @@ else:
     _DRIVER_CONFLICTS = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+"""libpq's TCP settings for PostgreSQL connections (``make_engine``): probes after 30 s
+of silence, given up after 3 unanswered ones; sent data unacknowledged for 60 s ends the
+connection. Ignored on Unix-domain sockets, where a dead server closes them."""
 _PIPELINES = psycopg.Pipeline.is_supported()
 """libpq runs pipelines (``Database.send_calls``): version 14 or later."""
 _FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, *_DRIVER_ERRORS)
@@ -183,6 +193,11 @@ def make_engine(target: Target, *, pool_size: int = 5, max_overflow: int = 10) -
             "connect_timeout": 10,
             "client_encoding": "UTF8",
             "options": options,
+            # Unless the URL says otherwise: a server gone silent (a partition, a host
+            # that died without closing its sockets) fails the statement waiting on it
+            # within about a minute, instead of when the kernel gives up (a quarter of an
+            # hour and more). A scan then fails closed, and the connection is replaced.
+            **{k: v for k, v in KEEPALIVES.items() if k not in target.url.query},
         }
         engine = create_engine(
             target.url,
