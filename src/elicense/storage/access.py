@@ -206,9 +206,7 @@ class _SentSettle:
         return self._sent.ready()
 
     def result(self) -> list[AccessRecord]:
-        each = self._sent.rows_each()
-        if len(each) != len(self._variants):
-            raise ElicenseError("audit.unavailable", details={"reason": "no settlement"})
+        each = self._sent.rows_each()  # one list per call sent (or it raises)
         return [_settled(rows, v) for rows, v in zip(each, self._variants, strict=True)]
 
     def discard(self) -> None:
@@ -273,7 +271,7 @@ class SqlAccessLog:
         """``settle`` for each (settlement, now), together in one transaction, sent now
         (``Database.send_calls``); None where it cannot be sent ahead (SQLite: a local
         transaction has no wait to overlap)."""
-        if self._db.kind != "postgresql":
+        if not self._pg:
             return None
         if self._replay is not None:
             for _, now in settlements:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
@@ -77,6 +77,9 @@ KEEPALIVES = {
 """libpq's TCP settings for PostgreSQL connections (``make_engine``): probes after 30 s
 of silence, given up after 3 unanswered ones; sent data unacknowledged for 60 s ends the
 connection. Ignored on Unix-domain sockets, where a dead server closes them."""
+Slot = Literal["own", "call"]
+"""A thread's own PostgreSQL connections: ``own`` for its statements, ``call`` for the
+calls it sends ahead (``Database.send_calls``)."""
 _PIPELINES = psycopg.Pipeline.is_supported()
 """libpq runs pipelines (``Database.send_calls``): version 14 or later."""
 _FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, *_DRIVER_ERRORS)
@@ -569,16 +572,15 @@ class Database:
         collected later, for a caller with other work to do while they run and commit (an
         event loop; ``SentCalls``). All commit together, with one flush of the log, or
         none does: any failure, the commit's included, is ``unavailable`` for all (or
-        ``storage.conflict`` for a constraint, as everywhere). Where libpq is too old for
-        pipelines (before 14; psycopg's binary package bundles a newer one) it returns
-        None, as on SQLite.
+        ``storage.conflict`` for a constraint, as everywhere).
 
         They go out in one libpq pipeline (the statements between its sync points run as
         one implicit transaction) on a second connection of this thread's own, its *call*
         connection, so that the reads the caller runs meanwhile (``send_read``,
         ``driver``) need not wait for them. One batch at a time on it: the next one drops
-        a batch never collected. None where nothing can be sent ahead (SQLite, or inside
-        a transaction on this thread): use ``call``."""
+        a batch never collected. None where nothing can be sent ahead (SQLite, inside a
+        transaction on this thread, or a libpq too old for pipelines: before 14, where
+        psycopg's binary package bundles a newer one): use ``call``."""
         if self.kind != "postgresql" or self._active.get() is not None or not _PIPELINES:
             return None
         if not params:
@@ -591,7 +593,7 @@ class Database:
         params: Sequence[Mapping[str, str | int | None]],
         kinds: Sequence[Callable[[bytes], Any]],
         unavailable: str,
-        slot: str = "own",
+        slot: Slot = "own",
         together: bool = False,
     ) -> _SentRead:
         """``text`` sent, prepared, once for each of ``params``, on this thread's own
@@ -631,9 +633,9 @@ class Database:
         own.pending = sent
         return sent
 
-    def _own_connection(self, slot: str = "own") -> _Own:
+    def _own_connection(self, slot: Slot = "own") -> _Own:
         """This thread's autocommit connection (``_detached``; ``slot``: its main one, or
-        its call connection, see ``send_call``). It lives as long as the thread (a thread
+        its call connection, see ``send_calls``). It lives as long as the thread (a thread
         pool retires idle threads: anyio's after 10 s) or until ``close``."""
         own: _Own | None = getattr(self._pinned, slot, None)
         if own is not None and time.monotonic() - own.idle_since >= PING_AFTER_IDLE_S:
@@ -860,11 +862,13 @@ class _SentRead:
             own.idle_since = time.monotonic()
         groups = self._groups
         statements = max(self._batch, 1)
+        # A commit's failure comes after the last statement's results (``_current``).
         failed = [
             r
-            for r in (*(r for g in groups for r in g), *self._current)
+            for results in (*groups, self._current)
+            for r in results
             if r.status == psycopg.pq.ExecStatus.FATAL_ERROR
-        ]  # a commit's failure comes after the last statement's results
+        ]
         if failed:
             return [failed[:1]] * statements
         if len(groups) < statements or any(groups[statements:]):  # never: libpq out of step
@@ -952,7 +956,7 @@ class _Own:
 
     __slots__ = ("__weakref__", "idle_since", "pending", "prepared", "raw", "slot")
 
-    def __init__(self, raw: Any, slot: str = "own") -> None:
+    def __init__(self, raw: Any, slot: Slot = "own") -> None:
         self.raw = raw
         self.slot = slot
         self.idle_since = time.monotonic()
