@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -451,6 +452,22 @@ def _begun(svc: Service, n: int) -> list[ScanToSettle]:
     ]
 
 
+def _settled_at_once(svc: Service, settlements: list[Settlement]) -> list[Any]:
+    """Every settlement handed to one ``Settler`` at once, on one event loop: each one's
+    stored record, or its failure. A request left waiting fails the test after 30 s."""
+
+    async def settle_all() -> list[Any]:
+        settler = Settler(svc.platform.storage.access_log)
+        return await asyncio.wait_for(
+            asyncio.gather(
+                *(settler.settle(s, svc.clock()) for s in settlements), return_exceptions=True
+            ),
+            timeout=30,
+        )
+
+    return asyncio.run(settle_all())
+
+
 def _unspent(svc: Service, s: Settlement) -> bool:
     """The settlement's code was never spent (spending it now, to find out)."""
     return svc.platform.storage.replay.consume(
@@ -535,11 +552,8 @@ def test_settlements_queued_behind_one_in_flight_go_together_at_most_max_batch_a
     scans = _begun(svc, n)
     before = platform.storage.access_log.head()[0]
 
-    async def settle_all() -> list[AccessRecord]:
-        settler = Settler(platform.storage.access_log)
-        return await asyncio.gather(*(settler.settle(s.settlement, s.now) for s in scans))
-
-    stored = asyncio.run(settle_all())
+    stored = _settled_at_once(svc, [s.settlement for s in scans])
+    assert all(isinstance(r, AccessRecord) for r in stored)
     assert [r.request_id for r in stored] == [f"r{i}" for i in range(n)]
     assert [r.seq for r in stored] == list(range(before + 1, before + n + 1))
     with platform.storage.db.read() as conn:  # type: ignore[attr-defined]
@@ -559,7 +573,6 @@ def test_a_batch_that_cannot_be_sent_fails_its_own_scans_and_the_queue_behind_it
     pg_service: Service,
 ) -> None:
     svc = pg_service
-    platform = svc.platform
     n = 1 + MAX_BATCH + 8
     scans = _begun(svc, n)
     settlements = [s.settlement for s in scans]
@@ -567,17 +580,7 @@ def test_a_batch_that_cannot_be_sent_fails_its_own_scans_and_the_queue_behind_it
     # first batch queued behind the one in flight: that batch cannot go out at all.
     settlements[5] = replace(settlements[5], replay_value="j\x00")
 
-    async def settle_all() -> list[object]:
-        settler = Settler(platform.storage.access_log)
-        return await asyncio.wait_for(
-            asyncio.gather(
-                *(settler.settle(s, svc.clock()) for s in settlements),
-                return_exceptions=True,
-            ),
-            timeout=30,  # a queue left behind would wait forever
-        )
-
-    outcomes = asyncio.run(settle_all())
+    outcomes = _settled_at_once(svc, settlements)
     assert isinstance(outcomes[0], AccessRecord)
     failed = outcomes[1 : 1 + MAX_BATCH]
     assert {o.code if isinstance(o, ElicenseError) else o for o in failed} == {"audit.unavailable"}

@@ -3,7 +3,7 @@
 ``database`` yields ``(url, schema)``: a fresh SQLite file per test, or a fresh PostgreSQL
 schema per test (from ``postgres_schema``: skipped when ELICENSE_TEST_POSTGRES_URL is
 unset, failing when it is set but unreachable). ``storage`` is that database migrated to
-head and opened.
+head and opened; ``pg_storage`` the same on PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -49,3 +49,16 @@ def open_store(database: Database) -> Iterator[Callable[..., SqlStorage]]:
 @pytest.fixture
 def storage(open_store: Callable[..., SqlStorage]) -> SqlStorage:
     return open_store()
+
+
+@pytest.fixture
+def pg_storage(postgres_schema: tuple[str, str]) -> Iterator[SqlStorage]:
+    """PostgreSQL only: a fresh schema migrated to head and opened (a test that also
+    needs the URL asks for ``postgres_schema`` too: the same schema)."""
+    url, schema = postgres_schema
+    upgrade(url, schema=schema)
+    store = open_for(url, schema)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -823,7 +823,7 @@ def test_settlements_purge_expired_replay_values_now_and_then_sent_together_too(
 @pytest.mark.postgres
 @pytest.mark.parametrize("shared", ["code", "grant"])
 def test_a_batch_and_a_settlement_elsewhere_sharing_a_code_or_grant_never_deadlock(
-    postgres_schema: tuple[str, str], shared: str
+    pg_storage: SqlStorage, postgres_schema: tuple[str, str], shared: str
 ) -> None:
     """Every settlement locks the log's head first (migration 0005). A batch holds the
     head from its first settlement on; a settlement elsewhere that locked the batch's
@@ -833,47 +833,41 @@ def test_a_batch_and_a_settlement_elsewhere_sharing_a_code_or_grant_never_deadlo
 
     import psycopg
 
+    store = pg_storage
     url, schema = postgres_schema
-    upgrade(url, schema=schema)
-    store = open_for(url, schema)
-    try:
-        store.consents.put(consent("c1", "ab" * 16))
-        store.consents.put(consent("c2", "ab" * 16))
-        with psycopg.connect(url, options=f"-c search_path={schema}") as holder:
-            # A third session holds the head, so both queue behind it in a known order.
-            holder.execute("SELECT * FROM access_head WHERE id = 1 FOR UPDATE")
-            batch = store.access_log.settle_soon(
-                [(_settlement("a1", "j1", "c1"), NOW), (_settlement("a2", "j2", "c2"), NOW)]
-            )
-            assert batch is not None
-            time.sleep(0.2)  # the batch waits for the head
-            elsewhere = (
-                _settlement("b1", "j2") if shared == "code" else _settlement("b1", "j3", "c2")
-            )
-            out: dict[str, object] = {}
-
-            def settle_elsewhere() -> None:  # another worker (its own connections)
-                try:
-                    out["b"] = store.access_log.settle(elsewhere, NOW)
-                except ElicenseError as exc:
-                    out["b"] = exc
-
-            thread = threading.Thread(target=settle_elsewhere)
-            thread.start()
-            time.sleep(0.3)  # it waits too: for the head (before 0005, for j2 or c2 first)
-            started = time.monotonic()
-        # The holder's session commits and ends: the head is free.
-        first, second = batch.result()
-        thread.join()
-        assert time.monotonic() - started < 0.9  # no deadlock timeout was waited out
-        assert isinstance(out["b"], AccessRecord)
-        assert (first.decision, second.decision) == ("accepted", "accepted")
-        assert (out["b"].decision, out["b"].code) == (
-            ("refused", "code.replayed") if shared == "code" else ("accepted", None)
+    store.consents.put(consent("c1", "ab" * 16))
+    store.consents.put(consent("c2", "ab" * 16))
+    with psycopg.connect(url, options=f"-c search_path={schema}") as holder:
+        # A third session holds the head, so both queue behind it in a known order.
+        holder.execute("SELECT * FROM access_head WHERE id = 1 FOR UPDATE")
+        batch = store.access_log.settle_soon(
+            [(_settlement("a1", "j1", "c1"), NOW), (_settlement("a2", "j2", "c2"), NOW)]
         )
-        assert audit.verify_chain(store.access_log.records()) == []
-    finally:
-        store.close()
+        assert batch is not None
+        time.sleep(0.2)  # the batch waits for the head
+        elsewhere = _settlement("b1", "j2") if shared == "code" else _settlement("b1", "j3", "c2")
+        out: dict[str, object] = {}
+
+        def settle_elsewhere() -> None:  # another worker (its own connections)
+            try:
+                out["b"] = store.access_log.settle(elsewhere, NOW)
+            except ElicenseError as exc:
+                out["b"] = exc
+
+        thread = threading.Thread(target=settle_elsewhere)
+        thread.start()
+        time.sleep(0.3)  # it waits too: for the head (before 0005, for j2 or c2 first)
+        started = time.monotonic()
+    # The holder's session commits and ends: the head is free.
+    first, second = batch.result()
+    thread.join()
+    assert time.monotonic() - started < 0.9  # no deadlock timeout was waited out
+    assert isinstance(out["b"], AccessRecord)
+    assert (first.decision, second.decision) == ("accepted", "accepted")
+    assert (out["b"].decision, out["b"].code) == (
+        ("refused", "code.replayed") if shared == "code" else ("accepted", None)
+    )
+    assert audit.verify_chain(store.access_log.records()) == []
 
 
 def test_an_edited_stored_record_is_found_by_verify_chain(storage: SqlStorage) -> None:
@@ -1053,62 +1047,54 @@ def test_a_scan_connection_killed_by_the_server_fails_closed_once_then_is_replac
 
 @pytest.mark.postgres
 def test_calls_sent_together_are_awaited_without_blocking_while_the_thread_reads_on(
-    postgres_schema: tuple[str, str],
+    pg_storage: SqlStorage,
 ) -> None:
     """``send_calls`` goes out on the thread's call connection: ``ready`` answers at once
     while the server works, and the thread's reads run meanwhile on its other one."""
-    url, schema = postgres_schema
-    upgrade(url, schema=schema)
-    store = open_for(url, schema)
-    try:
-        slow = "SELECT CAST(:n AS int) * 10 FROM pg_sleep(CAST(:s AS float))"
-        sent = store.db.send_calls(slow, [{"n": 1, "s": "0.4"}, {"n": 2, "s": "0"}], (int,))
-        assert sent is not None
-        t0 = time.monotonic()
-        assert sent.ready() is False
-        assert time.monotonic() - t0 < 0.2  # it did not wait for the server
-        assert store.db.send_read("SELECT 7", {}, (int,)).rows() == [(7,)]
-        assert store.db.call("SELECT 8", {}, (int,)) == [(8,)]
-        assert sent.ready() is False  # the reads did not wait for the calls either
-        poller = select.poll()
-        poller.register(sent.fileno(), select.POLLIN)
-        while not sent.ready():
-            poller.poll(1000)
-        assert sent.rows_each() == [[(10,)], [(20,)]]
-        # Inside a transaction on this thread nothing is sent ahead: it would not see it.
-        with store.db.write():
-            assert store.db.send_calls("SELECT 1", [{}], (int,)) is None
-    finally:
-        store.close()
+    store = pg_storage
+    slow = "SELECT CAST(:n AS int) * 10 FROM pg_sleep(CAST(:s AS float))"
+    sent = store.db.send_calls(slow, [{"n": 1, "s": "0.4"}, {"n": 2, "s": "0"}], (int,))
+    assert sent is not None
+    t0 = time.monotonic()
+    assert sent.ready() is False
+    assert time.monotonic() - t0 < 0.2  # it did not wait for the server
+    assert store.db.send_read("SELECT 7", {}, (int,)).rows() == [(7,)]
+    assert store.db.call("SELECT 8", {}, (int,)) == [(8,)]
+    assert sent.ready() is False  # the reads did not wait for the calls either
+    poller = select.poll()
+    poller.register(sent.fileno(), select.POLLIN)
+    while not sent.ready():
+        poller.poll(1000)
+    assert sent.rows_each() == [[(10,)], [(20,)]]
+    # Inside a transaction on this thread nothing is sent ahead: it would not see it.
+    with store.db.write():
+        assert store.db.send_calls("SELECT 1", [{}], (int,)) is None
 
 
 @pytest.mark.postgres
 def test_calls_sent_together_on_a_cut_connection_fail_all_and_the_next_ones_reconnect(
+    pg_storage: SqlStorage,
     postgres_schema: tuple[str, str],
 ) -> None:
     import psycopg
 
-    url, schema = postgres_schema
-    upgrade(url, schema=schema)
-    store = open_for(url, schema)
-    try:
-        sent = store.db.send_calls("SELECT pg_backend_pid()", [{}], (int,))
-        assert sent is not None
-        ((pid,),) = sent.rows_each()[0]
-        sent = store.db.send_calls(
-            "SELECT CAST(:n AS int) FROM pg_sleep(1)", [{"n": 1}, {"n": 2}], (int,)
-        )
-        assert sent is not None
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        with pytest.raises(ElicenseError) as failed:
-            sent.rows_each()
-        assert failed.value.code == "storage.unavailable"
-        again = store.db.send_calls("SELECT CAST(:n AS int)", [{"n": 3}, {"n": 4}], (int,))
-        assert again is not None
-        assert again.rows_each() == [[(3,)], [(4,)]]
-    finally:
-        store.close()
+    store = pg_storage
+    url = postgres_schema[0]
+    sent = store.db.send_calls("SELECT pg_backend_pid()", [{}], (int,))
+    assert sent is not None
+    ((pid,),) = sent.rows_each()[0]
+    sent = store.db.send_calls(
+        "SELECT CAST(:n AS int) FROM pg_sleep(1)", [{"n": 1}, {"n": 2}], (int,)
+    )
+    assert sent is not None
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(ElicenseError) as failed:
+        sent.rows_each()
+    assert failed.value.code == "storage.unavailable"
+    again = store.db.send_calls("SELECT CAST(:n AS int)", [{"n": 3}, {"n": 4}], (int,))
+    assert again is not None
+    assert again.rows_each() == [[(3,)], [(4,)]]
 
 
 @pytest.mark.postgres
@@ -1150,15 +1136,17 @@ def test_statements_in_libpq_text_format_ignore_a_roles_bytea_and_encoding_defau
             admin.execute(f"DROP ROLE {role}")
 
 
-@pytest.mark.postgres
-def test_connections_give_up_on_a_silent_server_within_a_minute_unless_the_url_says(
-    postgres_schema: tuple[str, str],
-) -> None:
+def _url_with(url: str, **query: str) -> str:
+    """``url`` with these query parameters (libpq's connection options) set."""
     from sqlalchemy.engine import make_url
 
-    url, schema = postgres_schema
-    upgrade(url, schema=schema)
+    return make_url(url).update_query_dict(query).render_as_string(hide_password=False)
 
+
+@pytest.mark.postgres
+def test_connections_give_up_on_a_silent_server_within_a_minute_unless_the_url_says(
+    pg_storage: SqlStorage, postgres_schema: tuple[str, str]
+) -> None:
     def tcp_settings(store: SqlStorage) -> dict[str, str]:
         pooled = store.db.engine.raw_connection()
         try:
@@ -1171,19 +1159,15 @@ def test_connections_give_up_on_a_silent_server_within_a_minute_unless_the_url_s
         finally:
             pooled.close()
 
-    store = open_for(url, schema)
-    try:
-        assert tcp_settings(store) == {
-            "keepalives": "1",
-            "keepalives_idle": "30",
-            "keepalives_interval": "10",
-            "keepalives_count": "3",
-            "tcp_user_timeout": "60000",
-        }
-    finally:
-        store.close()
-    own = make_url(url).update_query_dict({"keepalives_idle": "5"})
-    store = open_for(own.render_as_string(hide_password=False), schema)
+    assert tcp_settings(pg_storage) == {
+        "keepalives": "1",
+        "keepalives_idle": "30",
+        "keepalives_interval": "10",
+        "keepalives_count": "3",
+        "tcp_user_timeout": "60000",
+    }
+    url, schema = postgres_schema
+    store = open_for(_url_with(url, keepalives_idle="5"), schema)
     try:
         assert tcp_settings(store)["keepalives_idle"] == "5"
     finally:
@@ -1194,14 +1178,8 @@ def test_connections_give_up_on_a_silent_server_within_a_minute_unless_the_url_s
 def test_options_in_the_database_url_are_kept_beside_the_storages_own(
     postgres_schema: tuple[str, str],
 ) -> None:
-    from sqlalchemy.engine import make_url
-
     url, schema = postgres_schema
-    with_options = (
-        make_url(url)
-        .update_query_dict({"options": "-cstatement_timeout=4321"})
-        .render_as_string(hide_password=False)
-    )
+    with_options = _url_with(url, options="-cstatement_timeout=4321")
     upgrade(with_options, schema=schema)
     store = open_for(with_options, schema)
     try:
